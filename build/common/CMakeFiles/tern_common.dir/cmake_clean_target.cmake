@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libtern_common.a"
+)

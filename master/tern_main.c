@@ -1,0 +1,55 @@
+/*
+ * tern - the command front: "tern <command> [args]".
+ *
+ * Each command lives in the library of the folder it belongs to; this file
+ * only finds it in a table and hands over argc/argv (argv[0] is the command
+ * name, so each command parses its own options with getopt).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/msg.h"
+
+struct tern_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static int cmd_version(int argc, char **argv);
+
+static const struct tern_command tern_commands[] = {
+    /* Each folder's command is added here as it lands. */
+    {"version", cmd_version, "print the version"},
+    {NULL, NULL, NULL},
+};
+
+/* cmd_version - print the program version. */
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("tern %s\n", TERN_VERSION);
+    return 0;
+}
+
+/* usage - list the commands. */
+static int usage(void)
+{
+    fprintf(stderr, "usage: tern command [arguments]\n\ncommands:\n");
+    for (const struct tern_command *c = tern_commands; c->name; c++)
+        fprintf(stderr, "  %-10s %s\n", c->name, c->summary);
+    return 64;                          /* EX_USAGE */
+}
+
+int main(int argc, char **argv)
+{
+    msg_open("tern", MSG_TO_STDERR);
+    if (argc < 2)
+        return usage();
+    for (const struct tern_command *c = tern_commands; c->name; c++)
+        if (strcmp(c->name, argv[1]) == 0)
+            return c->run(argc - 1, argv + 1);
+    msg_warn("unknown command: %s", argv[1]);
+    return usage();
+}
