@@ -1,0 +1,89 @@
+/*
+ * spool - the spool directories under queue_directory: names, creation,
+ * paths, and the durable moves between them.
+ *
+ * A struct spool owns the queue_directory path and directory descriptors
+ * opened lazily on first use (a setgid postdrop may only open maildrop/).
+ * Every move is rename + fsync of both directories, so once it returns the
+ * new state survives a crash. Errors are -1 with errno (and, for
+ * spool_create, a reason in the caller's strbuf); nothing here exits.
+ */
+#ifndef TERN_SPOOL_H
+#define TERN_SPOOL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/strbuf.h"
+
+enum spool_dir {
+    SPOOL_MAILDROP,
+    SPOOL_INCOMING,
+    SPOOL_ACTIVE,
+    SPOOL_DEFERRED,
+    SPOOL_HOLD,
+    SPOOL_CORRUPT,
+    SPOOL_DEFER,
+    SPOOL_PRIVATE,
+    SPOOL_PUBLIC,
+    SPOOL_PID,
+    SPOOL_NDIRS
+};
+
+/* Prefix of temporary (uncommitted) queue file names; never a queue ID. */
+#define SPOOL_TEMP_PREFIX "tmp."
+
+typedef struct spool {
+    char *top;                  /* queue_directory */
+    int dirfd[SPOOL_NDIRS];     /* -1 until first use */
+} spool;
+
+/* spool_init - remember queue_directory; opens nothing yet. */
+void spool_init(spool *sp, const char *queue_directory);
+
+/* spool_close - close the cached directory descriptors and free the path. */
+void spool_close(spool *sp);
+
+/* spool_name - "maildrop", "incoming", ...; NULL for an out-of-range value. */
+const char *spool_name(enum spool_dir dir);
+
+/* spool_lookup - the directory with this name, or -1. */
+int spool_lookup(const char *name);
+
+/* spool_mode - the mode spool_create gives a directory. */
+mode_t spool_mode(enum spool_dir dir);
+
+/*
+ * spool_create - make queue_directory (0755) and every spool directory with
+ * spool_mode(); existing directories are kept as they are. -1 with a reason.
+ */
+int spool_create(const char *queue_directory, strbuf *why);
+
+/* spool_dirfd - the (cached) descriptor of a spool directory, or -1. */
+int spool_dirfd(spool *sp, enum spool_dir dir);
+
+/* spool_path - "queue_directory/dir/name" into out (replaced); -1 if too long. */
+int spool_path(const spool *sp, enum spool_dir dir, const char *name,
+               strbuf *out);
+
+/* spool_fsync_dir - make a directory's entries durable. */
+int spool_fsync_dir(spool *sp, enum spool_dir dir);
+
+/*
+ * spool_move - rename from/qid to to/qid (never replacing an existing file),
+ * then fsync both directories. -1 with errno; EINVAL for a bad ID.
+ */
+int spool_move(spool *sp, const char *qid, enum spool_dir from,
+               enum spool_dir to);
+
+/* spool_is_temp - true for an uncommitted (temporary) file name. */
+bool spool_is_temp(const char *name);
+
+/*
+ * spool_purge_temp - remove temporary files in dir last modified before
+ * `before` (0 = all); returns how many were removed, or -1.
+ */
+int spool_purge_temp(spool *sp, enum spool_dir dir, time_t before);
+
+#endif
