@@ -3,7 +3,7 @@
  *
  * A message is "name=value" lines, each ending in LF, then one empty line
  * (the Postfix policy protocol's shape; docs/ipc.md). Names are [a-z0-9_],
- * 1..ATTR_NAME_MAX bytes (lax mode: any bytes but '=', controls and space);
+ * 1..ATTR_NAME_MAX bytes (lax mode: printable ASCII but '=' and space);
  * values have no NUL, CR or LF and are at most value_max bytes; a message
  * has at most count_max attributes. Bytes that must travel raw are xtext-
  * encoded by the caller (attr_xtext_encode).

@@ -122,7 +122,10 @@ size_t tio_discard_input(tio *t);
  */
 int tio_readable(tio *t, int timeout_ms);
 
-/* Output: buffered until tio_flush (or a full buffer, or a waiting read). */
+/*
+ * Output: buffered until tio_flush (or a full buffer, or a waiting read).
+ * tio_printf output over 64 KiB is TIO_TOOLONG and nothing is buffered.
+ */
 enum tio_status tio_write(tio *t, const void *data, size_t len);
 enum tio_status tio_puts(tio *t, const char *s);
 enum tio_status tio_printf(tio *t, const char *fmt, ...)
