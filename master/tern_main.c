@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/msg.h"
+#include "maps/maps.h"
 
 struct tern_command {
     const char *name;
@@ -20,6 +21,7 @@ static int cmd_version(int argc, char **argv);
 
 static const struct tern_command tern_commands[] = {
     /* Each folder's command is added here as it lands. */
+    {"map", map_cmd_main, "build or query lookup tables (postmap)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
 };
