@@ -370,104 +370,107 @@ static void build(strbuf *out, const struct rec *recs)
     }
 }
 
+/* Hand-made files and the reason each must be rejected with. */
+static const struct malformed_case {
+    const char *name;
+    struct rec recs[12];
+    const char *why;                /* NULL = accepted */
+} malformed_cases[] = {
+    {"baseline", {REC('V', "1"), REC('T', "1.000001"), REC('S', "a@b"),
+                  REC('X', "0"), RCPT_OK, REC('M', "hi\n"), REC('E', "1 3")}, NULL},
+    {"8-bit sender", {REC('V', "1"), REC('T', "1.000001"), REC('S', "\xc3\xbc@b"),
+                      REC('X', "0"), RCPT_OK, REC('M', "hi\n"), REC('E', "1 3")}, NULL},
+    {"no version first", {REC('T', "1.000001"), REC('V', "1")},
+     "not a queue file: no VERSION record"},
+    {"wrong version", {REC('V', "2"), REC('T', "1.000001")},
+     "unsupported queue file version 2"},
+    {"version with zero", {REC('V', "01")}, "malformed VERSION record"},
+    {"garbage type", {REC('V', "1"), REC(0x01, "x")},
+     "unknown record type 0x01 at offset 6"},
+    {"overlong sender", {REC('V', "1"), {'S', "a", 1, 5000}},
+     "overlong SENDER record (5000 bytes) at offset 6"},
+    {"overlong rcpt", {REC('V', "1"), {'R', "a", 1, 0x7fffffff}},
+     "overlong RCPT record (2147483647 bytes) at offset 6"},
+    {"content past end", {REC('V', "1"), REC('T', "1.000001"), {'M', "hi", 2, 0xffffffffLL}},
+     "truncated CONTENT record at offset 19"},
+    {"END-less", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""),
+                  REC('X', "0"), RCPT_OK, REC('M', "hi\n")}, "missing END record"},
+    {"after END", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
+                   RCPT_OK, REC('M', "hi\n"), REC('E', "1 3"), REC('S', "")},
+     "data after END record at offset 58"},
+    {"size mismatch", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
+                       RCPT_OK, REC('M', "hi\n"), REC('E', "1 4")},
+     "content size mismatch: END says 4, content has 3"},
+    {"count mismatch", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
+                        RCPT_OK, REC('M', "hi\n"), REC('E', "2 3")},
+     "recipient count mismatch: END says 2, found 1"},
+    {"no recipients", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
+                       REC('M', "hi\n"), REC('E', "0 3")}, "no recipients"},
+    {"duplicate sender", {REC('V', "1"), REC('S', "a"), REC('S', "b")},
+     "duplicate SENDER record at offset 12"},
+    {"sender after content", {REC('V', "1"), REC('M', ""), REC('S', "a")},
+     "SENDER record after content at offset 11"},
+    {"newline in sender", {REC('V', "1"), REC('S', "a\nb")},
+     "control character in SENDER record at offset 6"},
+    {"NUL in helo", {REC('V', "1"), RECN('h', "a\0b")},
+     "control character in HELO record at offset 6"},
+    {"bad status", {REC('V', "1"), RECN('R', "Q\0r@y\0\0")},
+     "malformed RCPT record at offset 6"},
+    {"one NUL", {REC('V', "1"), RECN('R', "P\0r@y\0")},
+     "malformed RCPT record at offset 6"},
+    {"empty address", {REC('V', "1"), RECN('R', "P\0\0\0")},
+     "malformed RCPT record at offset 6"},
+    {"NEVER plus SUCCESS", {REC('V', "1"), RECN('R', "P\x03r@y\0\0")},
+     "malformed RCPT record at offset 6"},
+    {"bad time", {REC('V', "1"), REC('T', "123.45")},
+     "malformed TIME record at offset 6"},
+    {"negative time", {REC('V', "1"), REC('T', "-1.000000")},
+     "malformed TIME record at offset 6"},
+    {"bad body", {REC('V', "1"), REC('b', "9BIT")},
+     "bad value in BODY record at offset 6"},
+    {"bad expire", {REC('V', "1"), REC('X', "y")},
+     "bad value in EXPIRE record at offset 6"},
+    {"bad END", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
+                 RCPT_OK, REC('M', ""), REC('E', "x y")},
+     "malformed END record at offset 47"},
+    {"missing EXPIRE", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""),
+                        RCPT_OK, REC('M', ""), REC('E', "1 0")}, "missing EXPIRE record"},
+    {"missing TIME", {REC('V', "1"), REC('S', ""), REC('X', "0"),
+                      RCPT_OK, REC('M', ""), REC('E', "1 0")}, "missing TIME record"},
+    {"header cut", {REC('V', "1"), REC('\xff', "\xff\xff")},
+     "truncated record header at offset 6"},
+};
+
 static void test_malformed_files(void **state)
 {
-    static const struct {
-        const char *name;
-        struct rec recs[12];
-        const char *why;                /* NULL = accepted */
-    } cases[] = {
-        {"baseline", {REC('V', "1"), REC('T', "1.000001"), REC('S', "a@b"),
-                      REC('X', "0"), RCPT_OK, REC('M', "hi\n"), REC('E', "1 3")}, NULL},
-        {"8-bit sender", {REC('V', "1"), REC('T', "1.000001"), REC('S', "\xc3\xbc@b"),
-                          REC('X', "0"), RCPT_OK, REC('M', "hi\n"), REC('E', "1 3")}, NULL},
-        {"no version first", {REC('T', "1.000001"), REC('V', "1")},
-         "not a queue file: no VERSION record"},
-        {"wrong version", {REC('V', "2"), REC('T', "1.000001")},
-         "unsupported queue file version 2"},
-        {"version with zero", {REC('V', "01")}, "malformed VERSION record"},
-        {"garbage type", {REC('V', "1"), REC(0x01, "x")},
-         "unknown record type 0x01 at offset 6"},
-        {"overlong sender", {REC('V', "1"), {'S', "a", 1, 5000}},
-         "overlong SENDER record (5000 bytes) at offset 6"},
-        {"overlong rcpt", {REC('V', "1"), {'R', "a", 1, 0x7fffffff}},
-         "overlong RCPT record (2147483647 bytes) at offset 6"},
-        {"content past end", {REC('V', "1"), REC('T', "1.000001"), {'M', "hi", 2, 0xffffffffLL}},
-         "truncated CONTENT record at offset 19"},
-        {"END-less", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""),
-                      REC('X', "0"), RCPT_OK, REC('M', "hi\n")}, "missing END record"},
-        {"after END", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
-                       RCPT_OK, REC('M', "hi\n"), REC('E', "1 3"), REC('S', "")},
-         "data after END record at offset 58"},
-        {"size mismatch", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
-                           RCPT_OK, REC('M', "hi\n"), REC('E', "1 4")},
-         "content size mismatch: END says 4, content has 3"},
-        {"count mismatch", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
-                            RCPT_OK, REC('M', "hi\n"), REC('E', "2 3")},
-         "recipient count mismatch: END says 2, found 1"},
-        {"no recipients", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
-                           REC('M', "hi\n"), REC('E', "0 3")}, "no recipients"},
-        {"duplicate sender", {REC('V', "1"), REC('S', "a"), REC('S', "b")},
-         "duplicate SENDER record at offset 12"},
-        {"sender after content", {REC('V', "1"), REC('M', ""), REC('S', "a")},
-         "SENDER record after content at offset 11"},
-        {"newline in sender", {REC('V', "1"), REC('S', "a\nb")},
-         "control character in SENDER record at offset 6"},
-        {"NUL in helo", {REC('V', "1"), RECN('h', "a\0b")},
-         "control character in HELO record at offset 6"},
-        {"bad status", {REC('V', "1"), RECN('R', "Q\0r@y\0\0")},
-         "malformed RCPT record at offset 6"},
-        {"one NUL", {REC('V', "1"), RECN('R', "P\0r@y\0")},
-         "malformed RCPT record at offset 6"},
-        {"empty address", {REC('V', "1"), RECN('R', "P\0\0\0")},
-         "malformed RCPT record at offset 6"},
-        {"NEVER plus SUCCESS", {REC('V', "1"), RECN('R', "P\x03r@y\0\0")},
-         "malformed RCPT record at offset 6"},
-        {"bad time", {REC('V', "1"), REC('T', "123.45")},
-         "malformed TIME record at offset 6"},
-        {"negative time", {REC('V', "1"), REC('T', "-1.000000")},
-         "malformed TIME record at offset 6"},
-        {"bad body", {REC('V', "1"), REC('b', "9BIT")},
-         "bad value in BODY record at offset 6"},
-        {"bad expire", {REC('V', "1"), REC('X', "y")},
-         "bad value in EXPIRE record at offset 6"},
-        {"bad END", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""), REC('X', "0"),
-                     RCPT_OK, REC('M', ""), REC('E', "x y")},
-         "malformed END record at offset 47"},
-        {"missing EXPIRE", {REC('V', "1"), REC('T', "1.000001"), REC('S', ""),
-                            RCPT_OK, REC('M', ""), REC('E', "1 0")}, "missing EXPIRE record"},
-        {"missing TIME", {REC('V', "1"), REC('S', ""), REC('X', "0"),
-                          RCPT_OK, REC('M', ""), REC('E', "1 0")}, "missing TIME record"},
-        {"header cut", {REC('V', "1"), {'S', "", 0, -1}}, NULL},
-    };
     struct fixture *f = *state;
     strbuf raw;
     qfile_msg *m;
 
     sb_init(&raw, 1 << 20);
     assert_int_equal(spool_path(&f->sp, SPOOL_INCOMING, "hand", &f->path), 0);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (size_t i = 0; i < sizeof(malformed_cases) / sizeof(malformed_cases[0]); i++) {
+        const struct malformed_case *c = &malformed_cases[i];
         int ret;
 
         sb_reset(&raw);
-        build(&raw, cases[i].recs);
-        if (strcmp(cases[i].name, "header cut") == 0)
-            sb_truncate(&raw, sb_len(&raw) - 3);
+        build(&raw, c->recs);
+        if (strcmp(c->name, "header cut") == 0)
+            sb_truncate(&raw, sb_len(&raw) - 5);
         write_file(sb_str(&f->path), sb_str(&raw), sb_len(&raw));
         ret = qfile_open(sb_str(&f->path), O_RDONLY, &m, &f->why);
-        if (cases[i].why == NULL && strcmp(cases[i].name, "header cut") != 0) {
+        if (c->why == NULL) {
             if (ret != QFILE_OK)
-                fail_msg("%s: rejected: %s", cases[i].name, sb_str(&f->why));
+                fail_msg("%s: rejected: %s", c->name, sb_str(&f->why));
             qfile_close(m);
             continue;
         }
         if (ret != QFILE_ECORRUPT)
-            fail_msg("%s: accepted", cases[i].name);
-        if (cases[i].why && strcmp(sb_str(&f->why), cases[i].why) != 0)
-            fail_msg("%s: reason \"%s\", want \"%s\"", cases[i].name,
-                     sb_str(&f->why), cases[i].why);
-        if (cases[i].why == NULL)
-            assert_string_equal(sb_str(&f->why), "truncated record header at offset 6");
+            fail_msg("%s: accepted", c->name);
+        if (strcmp(sb_str(&f->why), c->why) != 0)
+            fail_msg("%s: reason \"%s\", want \"%s\"", c->name, sb_str(&f->why),
+                     c->why);
+        assert_null(m);
     }
     sb_release(&raw);
 }
@@ -559,7 +562,7 @@ static void test_writer_misuse(void **state)
          "content after trailing recipients"},
     };
     struct fixture *f = *state;
-    char qid[QID_SIZE], big[QFILE_FIELD_MAX + 2];
+    char qid[QID_SIZE];
 
     msg_open("unit", 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -591,7 +594,14 @@ static void test_writer_misuse(void **state)
             assert_int_equal(temps, 0);
         }
     }
-    /* No recipients; overlong field; abort. */
+}
+
+static void test_writer_limits_and_abort(void **state)
+{
+    struct fixture *f = *state;
+    char qid[QID_SIZE], big[QFILE_FIELD_MAX + 2];
+
+    /* Overlong field, envelope twice, no recipients, abort. */
     {
         qfile_env env = {.sender = big};
         qfile_writer *w = qfile_create(&f->sp, SPOOL_INCOMING, 0600, &f->why);
@@ -708,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_limits_and_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_layout_and_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_temp, setup, teardown),
     };
