@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/msg.h"
+#include "master/tern_ctl.h"
 #include "maps/maps.h"
 
 struct tern_command {
@@ -21,6 +22,12 @@ static int cmd_version(int argc, char **argv);
 
 static const struct tern_command tern_commands[] = {
     /* Each folder's command is added here as it lands. */
+    {"start", tern_ctl_start, "start the mail system (ternd) in the background"},
+    {"start-fg", tern_ctl_start_fg, "run ternd in the foreground"},
+    {"stop", tern_ctl_stop, "stop accepting mail, let sessions finish, stop"},
+    {"reload", tern_ctl_reload, "re-read main.cf and master.cf"},
+    {"status", tern_ctl_status, "tell whether the mail system is running"},
+    {"abort", tern_ctl_abort, "stop everything at once"},
     {"map", map_cmd_main, "build or query lookup tables (postmap)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
