@@ -554,10 +554,14 @@ conf *conf_open(const char *dir)
 {
     conf *c = conf_load(dir);
 
+    size_t n = c->nerrors;
+
     conf_log_diags(c);
-    if (c->nerrors > 0)
-        msg_fatal("%s: %zu configuration error%s; run 'tern check'", dir,
-                  c->nerrors, c->nerrors == 1 ? "" : "s");
+    if (n > 0) {
+        conf_free(c);
+        msg_fatal("%s: %zu configuration error%s; run 'tern check'", dir, n,
+                  n == 1 ? "" : "s");
+    }
     return c;
 }
 

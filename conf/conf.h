@@ -123,6 +123,9 @@ long conf_get_transport_time(const conf *c, const char *transport,
 const char *conf_raw(const conf *c, const char *name);
 /* conf_is_set - whether main.cf (or a -o override) defines name. */
 bool conf_is_set(const conf *c, const char *name);
+/* conf_source - file and line defining name (main.cf or -o); false if none. */
+bool conf_source(const conf *c, const char *name, const char **file,
+                 int *line);
 /* conf_set_count/conf_set_name - the names defined and used, sorted. */
 size_t conf_set_count(const conf *c);
 const char *conf_set_name(const conf *c, size_t i);

@@ -116,6 +116,18 @@ bool conf_is_set(const conf *c, const char *name)
     return e != NULL && !e->ignored;
 }
 
+bool conf_source(const conf *c, const char *name, const char **file,
+                 int *line)
+{
+    const struct conf_entry *e = conf_table_find(&c->tab, name);
+
+    if (e == NULL || e->ignored)
+        return false;
+    *file = e->file;
+    *line = e->line;
+    return true;
+}
+
 size_t conf_set_count(const conf *c)
 {
     return c->nset;

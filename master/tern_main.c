@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "common/msg.h"
+#include "conf/conf.h"
+#include "master/tern_check.h"
 #include "master/tern_ctl.h"
 #include "maps/maps.h"
 
@@ -28,6 +30,8 @@ static const struct tern_command tern_commands[] = {
     {"reload", tern_ctl_reload, "re-read main.cf and master.cf"},
     {"status", tern_ctl_status, "tell whether the mail system is running"},
     {"abort", tern_ctl_abort, "stop everything at once"},
+    {"check", check_main, "check main.cf, master.cf, tables and the spool"},
+    {"conf", conf_cmd_main, "print or edit main.cf and master.cf (postconf)"},
     {"map", map_cmd_main, "build or query lookup tables (postmap)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},

@@ -1,0 +1,165 @@
+/*
+ * tern_check - `tern check`: configuration, tables and spool, all reported.
+ *
+ * Nothing here changes anything: it reads the configuration, asks the maps
+ * layer about every table it names, and looks at the spool directory. Each
+ * problem is printed with the file and line it comes from where there is
+ * one, and counted; the caller's exit status follows the error count.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/msg.h"
+#include "common/strbuf.h"
+#include "maps/maps.h"
+#include "master/tern_check.h"
+
+#define EX_USAGE_CODE 64
+
+/* check_vreport - print one problem with its level word. */
+static void check_vreport(const char *level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void check_vreport(const char *level, const char *fmt, va_list ap)
+{
+    strbuf sb;
+
+    sb_init(&sb, 8192);
+    (void)sb_vprintf(&sb, fmt, ap);
+    if (strcmp(level, "warning") == 0)
+        msg_warn("%s", sb_str(&sb));
+    else
+        msg_info("%s: %s", level, sb_str(&sb));
+    sb_release(&sb);
+}
+
+void check_error(struct check_report *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    check_vreport("error", fmt, ap);
+    va_end(ap);
+    r->errors++;
+}
+
+void check_warning(struct check_report *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    check_vreport("warning", fmt, ap);
+    va_end(ap);
+    r->warnings++;
+}
+
+/* check_param_tables - map_check each table of one parameter in c. */
+static void check_param_tables(const conf *c, const char *name,
+                               struct check_report *r)
+{
+    const char *file;
+    int line;
+    strbuf err;
+
+    if (!conf_source(c, name, &file, &line))
+        return;
+    sb_init(&err, 4096);
+    for (const char *const *t = conf_get_list(c, name); *t; t++) {
+        int ret;
+
+        sb_reset(&err);
+        ret = map_check(*t, &err);
+        if (ret < 0)
+            check_error(r, "%s, line %d: parameter '%s': table %s: %s", file,
+                        line, name, *t, sb_str(&err));
+        else if (ret > 0)
+            check_warning(r, "%s, line %d: parameter '%s': table %s: %s",
+                          file, line, name, *t, sb_str(&err));
+    }
+    sb_release(&err);
+}
+
+void check_tables(const conf *c, struct check_report *r)
+{
+    for (size_t i = 0; i < conf_param_count(); i++) {
+        const struct conf_param *p = conf_param_at(i);
+
+        if (p->type != CONF_TABLES)
+            continue;
+        check_param_tables(c, p->name, r);
+        for (size_t s = 0; s < conf_service_count(c); s++) {
+            const struct conf_service *svc = conf_service_at(c, s);
+            const conf *sc = conf_for_service(c, svc->name, svc->type_name);
+
+            for (size_t o = 0; sc && o < svc->nover; o++)
+                if (strcmp(svc->over[o].name, p->name) == 0)
+                    check_param_tables(sc, p->name, r);
+        }
+    }
+}
+
+void check_spool(const conf *c, struct check_report *r)
+{
+    const char *dir = conf_get_str(c, "queue_directory");
+    const char *owner = conf_get_str(c, "mail_owner");
+    const struct passwd *pw;
+    struct stat st;
+
+    if (lstat(dir, &st) < 0) {
+        if (errno != ENOENT)
+            check_error(r, "queue_directory %s: %s", dir, strerror(errno));
+        return;                         /* tern start creates it */
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        check_error(r, "queue_directory %s is not a directory", dir);
+        return;
+    }
+    pw = getpwnam(owner);
+    if (st.st_uid != getuid() && (pw == NULL || st.st_uid != pw->pw_uid))
+        check_error(r, "queue_directory %s is owned by uid %ld, not by mail_owner '%s' or the invoking user (uid %ld)",
+                    dir, (long)st.st_uid, owner, (long)getuid());
+    if (st.st_mode & S_IWOTH)
+        check_error(r, "queue_directory %s is writable by everyone (mode %04o)",
+                    dir, (unsigned)(st.st_mode & 07777));
+}
+
+int check_main(int argc, char **argv)
+{
+    struct check_report r = {0};
+    const char *cdir = NULL;
+    enum conf_diag_level level;
+    conf *c;
+    int ch;
+
+    msg_open("tern check", MSG_TO_STDERR);
+    optind = 1;
+    while ((ch = getopt(argc, argv, "+c:")) != -1) {
+        if (ch != 'c') {
+            fprintf(stderr, "usage: tern check [-c config_directory]\n");
+            return EX_USAGE_CODE;
+        }
+        cdir = optarg;
+    }
+    c = conf_load(conf_dir(cdir));
+    for (size_t i = 0; i < conf_diag_count(c); i++) {
+        const char *text = conf_diag_text(c, i, &level);
+
+        if (level == CONF_ERROR)
+            check_error(&r, "%s", text);
+        else
+            check_warning(&r, "%s", text);
+    }
+    check_tables(c, &r);
+    check_spool(c, &r);
+    conf_free(c);
+    if (r.errors > 0)
+        msg_info("%zu error%s, %zu warning%s", r.errors,
+                 r.errors == 1 ? "" : "s", r.warnings,
+                 r.warnings == 1 ? "" : "s");
+    return r.errors > 0 ? 1 : 0;
+}
