@@ -13,6 +13,7 @@
 #include "master/tern_check.h"
 #include "master/tern_ctl.h"
 #include "maps/maps.h"
+#include "queue/tqueue.h"
 
 struct tern_command {
     const char *name;
@@ -33,6 +34,7 @@ static const struct tern_command tern_commands[] = {
     {"check", check_main, "check main.cf, master.cf, tables and the spool"},
     {"conf", conf_cmd_main, "print or edit main.cf and master.cf (postconf)"},
     {"map", map_cmd_main, "build or query lookup tables (postmap)"},
+    {"queue", tqueue_main, "list, show, delete, hold, release, requeue, flush"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
 };
