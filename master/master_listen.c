@@ -275,11 +275,18 @@ int master_listen_unix(struct master_listen *ls, const char *path, strbuf *why)
     return 0;
 }
 
-/* master_listen_close - release everything the set holds. */
+/*
+ * master_listen_close - release everything the set holds. Children share
+ * these sockets: shutdown() stops the listening socket itself (on Linux a
+ * shut-down listener refuses new connections at once and its other holders
+ * see POLLHUP), so a stop really stops accepting.
+ */
 void master_listen_close(struct master_listen *ls)
 {
-    for (size_t i = 0; i < ls->nfd; i++)
+    for (size_t i = 0; i < ls->nfd; i++) {
+        (void)shutdown(ls->fd[i], SHUT_RDWR);   /* best effort */
         (void)close(ls->fd[i]);
+    }
     if (ls->unix_path)
         (void)unlink(ls->unix_path);    /* if it fails, the next bind retries */
     free(ls->key);

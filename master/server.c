@@ -256,7 +256,10 @@ static int server_wait_ms(const server *srv, long long idle_since,
     return wait < 0 ? 0 : (int)wait;
 }
 
-/* server_accept - take one connection from a ready listener, or -1. */
+/*
+ * server_accept - take one connection from a ready listener: the socket,
+ * -1 when there was none after all, -2 when ternd shut the listener down.
+ */
 static int server_accept(struct pollfd *p, int n)
 {
     for (int i = 1; i < n; i++) {
@@ -264,9 +267,13 @@ static int server_accept(struct pollfd *p, int n)
 
         if (p[i].revents == 0)
             continue;
+        if (p[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+            return -2;
         fd = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
             return fd;
+        if (errno == EINVAL)
+            return -2;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED
             && errno != EINTR)
             msg_warn("accept: %m");
@@ -313,6 +320,8 @@ static void server_loop(server *srv)
         if (rc <= 0 || p[0].revents || server_stopping(srv))
             continue;                   /* status first: it may say stop */
         fd = server_accept(p, n);
+        if (fd == -2)
+            break;                      /* stopped listening: we are done */
         if (fd < 0)
             continue;
         server_request(srv, fd);

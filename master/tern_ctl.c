@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,13 @@ struct ctl {
     long stop_timeout;          /* seconds ternd may wait for sessions */
 };
 
-/* ctl_open - parse [-c DIR], read the configuration; -1 = exit with *rc. */
-static int ctl_open(struct ctl *ctl, int argc, char **argv, int *rc)
+/*
+ * ctl_open - parse [-c DIR], read the configuration; -1 = exit with *rc.
+ * strict: configuration errors refuse the command (start, reload); else
+ * they are reported and the spool is still found (stop, status, abort).
+ */
+static int ctl_open(struct ctl *ctl, int argc, char **argv, bool strict,
+                    int *rc)
 {
     const char *opt = NULL;
     conf *c;
@@ -45,23 +51,27 @@ static int ctl_open(struct ctl *ctl, int argc, char **argv, int *rc)
     optind = 1;
     while ((ch = getopt(argc, argv, "c:")) != -1) {
         if (ch != 'c') {
-            fprintf(stderr, "usage: tern %s [-c config_directory]\n", argv[0]);
-            return *rc = CTL_EX_USAGE, -1;
+            optind = argc + 1;
+            break;
         }
         opt = optarg;
     }
     if (optind != argc) {
         fprintf(stderr, "usage: tern %s [-c config_directory]\n", argv[0]);
-        return *rc = CTL_EX_USAGE, -1;
+        *rc = CTL_EX_USAGE;
+        return -1;
     }
     ctl->dir = conf_dir(opt);
     c = conf_load(ctl->dir);
     if (conf_error_count(c) > 0) {
         conf_log_diags(c);
-        msg_warn("%zu error(s) in the configuration in %s",
-                 conf_error_count(c), ctl->dir);
-        conf_free(c);
-        return *rc = 1, -1;
+        msg_warn("%zu error(s) in the configuration in %s%s",
+                 conf_error_count(c), ctl->dir, strict ? "" : " (ignored)");
+        if (strict) {
+            conf_free(c);
+            *rc = 1;
+            return -1;
+        }
     }
     sb_init(&ctl->pidpath, 4096);
     (void)master_pid_path(conf_get_str(c, "queue_directory"), &ctl->pidpath);
@@ -141,7 +151,7 @@ int tern_ctl_start(int argc, char **argv)
     pid_t pid;
     int rc = 0, status;
 
-    if (ctl_open(&ctl, argc, argv, &rc) < 0)
+    if (ctl_open(&ctl, argc, argv, true, &rc) < 0)
         return rc;
     if ((pid = ctl_pid(&ctl)) > 0) {
         msg_warn("the mail system is already running (pid %ld)", (long)pid);
@@ -178,7 +188,7 @@ int tern_ctl_start_fg(int argc, char **argv)
     pid_t pid;
     int rc = 0;
 
-    if (ctl_open(&ctl, argc, argv, &rc) < 0)
+    if (ctl_open(&ctl, argc, argv, true, &rc) < 0)
         return rc;
     if ((pid = ctl_pid(&ctl)) > 0) {
         msg_warn("the mail system is already running (pid %ld)", (long)pid);
@@ -202,7 +212,7 @@ int tern_ctl_stop(int argc, char **argv)
     pid_t pid;
     int rc = 0;
 
-    if (ctl_open(&ctl, argc, argv, &rc) < 0
+    if (ctl_open(&ctl, argc, argv, false, &rc) < 0
         || (rc = ctl_signal(&ctl, SIGTERM, &pid)) != 0)
         return rc;
     msg_info("stopping the mail system (pid %ld)", (long)pid);
@@ -220,7 +230,7 @@ int tern_ctl_reload(int argc, char **argv)
     pid_t pid;
     int rc = 0;
 
-    if (ctl_open(&ctl, argc, argv, &rc) < 0
+    if (ctl_open(&ctl, argc, argv, true, &rc) < 0
         || (rc = ctl_signal(&ctl, SIGHUP, &pid)) != 0)
         return rc;
     msg_info("refreshing the mail system (pid %ld)", (long)pid);
@@ -234,7 +244,7 @@ int tern_ctl_abort(int argc, char **argv)
     pid_t pid;
     int rc = 0;
 
-    if (ctl_open(&ctl, argc, argv, &rc) < 0
+    if (ctl_open(&ctl, argc, argv, false, &rc) < 0
         || (rc = ctl_signal(&ctl, SIGQUIT, &pid)) != 0)
         return rc;
     msg_info("aborting the mail system (pid %ld)", (long)pid);
@@ -248,7 +258,7 @@ int tern_ctl_status(int argc, char **argv)
     pid_t pid;
     int rc = 0;
 
-    if (ctl_open(&ctl, argc, argv, &rc) < 0)
+    if (ctl_open(&ctl, argc, argv, false, &rc) < 0)
         return rc;
     pid = ctl_pid(&ctl);
     if (pid > 0)

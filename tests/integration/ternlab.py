@@ -81,9 +81,15 @@ class Lab:
         self.write("master.cf", master_cf)
 
     def default_main_cf(self):
-        return (f"queue_directory = {self.spool}\n"
+        text = (f"queue_directory = {self.spool}\n"
                 f"daemon_directory = {os.path.join(BUILD, 'libexec', 'tern')}\n"
                 f"maillog_file = {os.path.join(self.root, 'maillog')}\n")
+        if os.geteuid() == 0:
+            # A root start drops every service to mail_owner: use accounts
+            # every Debian system has, so tests need not create any.
+            text += ("mail_owner = nobody\n"
+                     "setgid_group = nogroup\n")
+        return text
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -155,7 +161,77 @@ class Lab:
         except FileNotFoundError:
             return ""
 
+    def wait_log(self, text, timeout=10.0, count=1):
+        """Wait until maillog holds text (a substring) count times."""
+        return wait_until(lambda: self.maillog().count(text) >= count,
+                          timeout=timeout, what=f"{count}x {text!r} in maillog")
+
+    # ---- ternd ----
+
+    def start_tern(self, *args, check=0, timeout=60):
+        """`tern start` in this lab; returns ternd's PID (None if it failed).
+
+        Started as root, services run as mail_owner, so the lab directory is
+        made traversable for them first."""
+        if os.geteuid() == 0:
+            os.chmod(self.root, 0o755)
+        res = self.tern("start", *args, check=check, timeout=timeout)
+        self.last_start = res
+        if res.returncode != 0:
+            return None
+        self.ternd_pid = self.tern_pid()
+        return self.ternd_pid
+
+    def stop_tern(self, check=0, timeout=120):
+        """`tern stop` (waits until ternd has exited); returns the result."""
+        return self.tern("stop", check=check, timeout=timeout)
+
+    def tern_pid(self):
+        """PID of the running ternd per `tern status`, or None."""
+        res = self.tern("status")
+        if res.returncode != 0:
+            return None
+        return int(res.stdout.split("(pid ")[1].split(")")[0])
+
+    def children(self, pid=None):
+        """{pid: argv list} of the processes whose parent is ternd."""
+        pid = pid or getattr(self, "ternd_pid", None)
+        found = {}
+        if not pid:
+            return found
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                if ppid != pid:
+                    continue
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().decode(errors="replace").split("\0")[:-1]
+            except (OSError, IndexError, ValueError):
+                continue
+            found[int(entry)] = argv
+        return found
+
+    def _kill_ternd(self):
+        """At close: a ternd this lab started is stopped, by PID."""
+        pid = getattr(self, "ternd_pid", None)
+        if not pid or self.tern_pid() != pid:
+            return
+        for sig in (signal.SIGQUIT, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                wait_until(lambda: self.tern_pid() is None, timeout=10)
+                return
+            except TimeoutError:
+                pass
+
     def close(self):
+        self._kill_ternd()
         for p in reversed(self.procs):
             self.stop(p)
         self.procs.clear()
