@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,20 +59,45 @@ void check_warning(struct check_report *r, const char *fmt, ...)
     r->warnings++;
 }
 
-/* check_param_tables - map_check each table of one parameter in c. */
+/* check_table_type_known - type:name with a type tern implements. */
+static bool check_table_type_known(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    strbuf type;
+    bool known;
+
+    if (colon == NULL)
+        return false;
+    sb_init(&type, 256);
+    known = sb_append(&type, spec, (size_t)(colon - spec)) == 0
+        && map_type_known(sb_str(&type));
+    sb_release(&type);
+    return known;
+}
+
+/* check_param_tables - map_check each table a parameter of c names. */
 static void check_param_tables(const conf *c, const char *name,
                                struct check_report *r)
 {
     const char *file;
     int line;
-    strbuf err;
+    strbuf ref, value, err;
+    char **list = NULL;
 
     if (!conf_source(c, name, &file, &line))
         return;
+    sb_init(&ref, 1024);
+    sb_init(&value, SB_NOLIMIT);
     sb_init(&err, 4096);
-    for (const char *const *t = conf_get_list(c, name); *t; t++) {
+    (void)sb_printf(&ref, "${%s}", name);
+    /* a value that does not expand or split was reported by conf_load */
+    if (conf_expand(c, sb_str(&ref), &value, &err) == 0)
+        list = conf_split_list(sb_str(&value), &err);
+    for (char **t = list; t && *t; t++) {
         int ret;
 
+        if (!check_table_type_known(*t))
+            continue;                   /* reported by conf_load */
         sb_reset(&err);
         ret = map_check(*t, &err);
         if (ret < 0)
@@ -81,6 +107,9 @@ static void check_param_tables(const conf *c, const char *name,
             check_warning(r, "%s, line %d: parameter '%s': table %s: %s",
                           file, line, name, *t, sb_str(&err));
     }
+    conf_list_free(list);
+    sb_release(&ref);
+    sb_release(&value);
     sb_release(&err);
 }
 
