@@ -83,6 +83,7 @@ def children(pid):
 
 def start_ternd(lab):
     """`tern start`, then wait for its PID; returns it."""
+    make_spool(lab)
     own_spool(lab)
     res = lab.tern("start")
     if res.returncode != 0:
