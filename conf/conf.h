@@ -131,6 +131,12 @@ size_t conf_set_count(const conf *c);
 const char *conf_set_name(const conf *c, size_t i);
 /* conf_expand - expand $name in text with c's values; -1 + err on bad syntax. */
 int conf_expand(const conf *c, const char *text, strbuf *out, strbuf *err);
+/*
+ * conf_param_value - load the configuration of dir (NULL: conf_dir(NULL))
+ * and return the expanded value of one registry parameter as a new string;
+ * NULL after logging the configuration's errors.
+ */
+char *conf_param_value(const char *dir, const char *name);
 /* conf_directory - the directory c was loaded from. */
 const char *conf_directory(const conf *c);
 

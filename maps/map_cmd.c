@@ -22,7 +22,6 @@
 
 #define MAP_EX_USAGE 64
 #define MAP_EX_LOOKUP 2
-#define DEFAULT_ALIAS_DATABASE "hash:/etc/aliases"
 
 struct map_cmd {
     struct map_build_opts build;
@@ -182,29 +181,24 @@ static int do_build(const struct map_cmd *c, int argc, char **argv)
     return r;
 }
 
-/*
- * alias_databases - the tables newaliases builds. Configuration plugs in
- * here: once conf/ exports its parameter API this returns the value of
- * alias_database from main.cf in config_dir (default "hash:/etc/aliases").
- */
-static const char *alias_databases(const char *config_dir)
+/* build_aliases - build each table of main.cf's alias_database. */
+static int build_aliases(const struct map_cmd *c, map_param_fn param)
 {
-    (void)config_dir;
-    return DEFAULT_ALIAS_DATABASE;
-}
-
-/* build_aliases - build each alias table in a list value. */
-static int build_aliases(const struct map_cmd *c, const char *list)
-{
-    char *copy = xstrdup(list), *save = NULL;
+    char *list, *save = NULL;
     char *argv[64];
     int argc = 0, r;
 
-    for (char *t = strtok_r(copy, ", \t", &save); t && argc < 64;
+    if (param == NULL) {
+        msg_warn("no configuration to read alias_database from");
+        return 1;
+    }
+    if ((list = param(c->config_dir, "alias_database")) == NULL)
+        return 1;
+    for (char *t = strtok_r(list, ", \t", &save); t && argc < 64;
          t = strtok_r(NULL, ", \t", &save))
         argv[argc++] = t;
-    r = do_build(c, argc, argv);
-    free(copy);
+    r = argc > 0 ? do_build(c, argc, argv) : 0;
+    free(list);
     return r;
 }
 
@@ -232,7 +226,7 @@ static int parse_args(struct map_cmd *c, int argc, char **argv)
 }
 
 /* map_cmd_main - `tern map`. */
-int map_cmd_main(int argc, char **argv)
+int map_cmd_main(int argc, char **argv, map_param_fn param)
 {
     struct map_cmd c;
     int first = parse_args(&c, argc, argv);
@@ -244,7 +238,7 @@ int map_cmd_main(int argc, char **argv)
     if (c.query != NULL && (c.build.incremental || c.dump))
         return usage();
     if (argc == 0 && c.build.aliases && c.query == NULL && !c.dump)
-        return build_aliases(&c, alias_databases(c.config_dir));
+        return build_aliases(&c, param);
     if (argc == 0)
         return usage();
     if (c.query != NULL)
@@ -259,7 +253,7 @@ int map_cmd_main(int argc, char **argv)
 }
 
 /* map_cmd_newaliases - newaliases [-c dir] [type:file...]. */
-int map_cmd_newaliases(int argc, char **argv)
+int map_cmd_newaliases(int argc, char **argv, map_param_fn param)
 {
     struct map_cmd c;
     int first = parse_args(&c, argc, argv);
@@ -268,6 +262,6 @@ int map_cmd_newaliases(int argc, char **argv)
         return usage();
     c.build.aliases = true;
     if (first >= argc)
-        return build_aliases(&c, alias_databases(c.config_dir));
+        return build_aliases(&c, param);
     return do_build(&c, argc - first, argv + first);
 }

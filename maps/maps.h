@@ -136,8 +136,15 @@ struct map_build_opts {
  * logged with msg_warn naming file:line. Non-indexed types are checked. */
 int map_build(const char *spec, const struct map_build_opts *o, strbuf *err);
 
-/* Commands. */
-int map_cmd_main(int argc, char **argv);        /* `tern map` */
-int map_cmd_newaliases(int argc, char **argv);  /* `tern map -a` / newaliases */
+/*
+ * Commands. The configuration layer sits above maps/, so the commands get
+ * the one setting they read (alias_database, for -a and newaliases) through
+ * a callback: the expanded value of a main.cf parameter in a configuration
+ * directory (NULL: the default one) as a new string, or NULL after logging
+ * why the configuration could not be read.
+ */
+typedef char *(*map_param_fn)(const char *config_dir, const char *name);
+int map_cmd_main(int argc, char **argv, map_param_fn param);       /* `tern map` */
+int map_cmd_newaliases(int argc, char **argv, map_param_fn param); /* newaliases */
 
 #endif

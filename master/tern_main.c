@@ -22,6 +22,7 @@ struct tern_command {
 };
 
 static int cmd_version(int argc, char **argv);
+static int cmd_map(int argc, char **argv);
 
 static const struct tern_command tern_commands[] = {
     /* Each folder's command is added here as it lands. */
@@ -33,11 +34,17 @@ static const struct tern_command tern_commands[] = {
     {"abort", tern_ctl_abort, "stop everything at once"},
     {"check", check_main, "check main.cf, master.cf, tables and the spool"},
     {"conf", conf_cmd_main, "print or edit main.cf and master.cf (postconf)"},
-    {"map", map_cmd_main, "build or query lookup tables (postmap)"},
+    {"map", cmd_map, "build or query lookup tables (postmap)"},
     {"queue", tqueue_main, "list, show, delete, hold, release, requeue, flush"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
 };
+
+/* cmd_map - `tern map`, reading alias_database from the configuration. */
+static int cmd_map(int argc, char **argv)
+{
+    return map_cmd_main(argc, argv, conf_param_value);
+}
 
 /* cmd_version - print the program version. */
 static int cmd_version(int argc, char **argv)

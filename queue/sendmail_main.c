@@ -13,6 +13,7 @@
 
 #include "common/msg.h"
 #include "common/strbuf.h"
+#include "conf/conf.h"
 #include "maps/maps.h"
 #include "queue/sm_args.h"
 #include "queue/sm_submit.h"
@@ -32,7 +33,7 @@ static int sendmail_mode(const sm_ctx *ctx, const sm_opts *o, char *argv0,
     case SM_MODE_NEWALIASES:
         if (setenv("MAIL_CONFIG", ctx->config_dir, 1) < 0)
             return sb_puts(why, "setenv: out of memory"), EX_OSERR;
-        return map_cmd_newaliases(1, nargv);
+        return map_cmd_newaliases(1, nargv, conf_param_value);
     case SM_MODE_FLUSH:
         if (tqueue_flush(ctx->cf) < 0)
             return sb_puts(why, "Cannot flush mail queue - qmgr is not"

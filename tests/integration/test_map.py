@@ -96,6 +96,19 @@ class MapTest(ternlab.TestCase):
         res = self.lab.tern("map", "-q", "Root", f"hash:{aliases}", check=0)
         self.assertEqual(res.stdout, "alice,  bob\n")
 
+    def test_newaliases_builds_alias_database_from_main_cf(self):
+        first = self.table("aliases", "postmaster: root\n")
+        second = self.table("more-aliases", "abuse: root\n")
+        with open(os.path.join(self.lab.config, "main.cf"), "a") as f:
+            f.write(f"alias_database = hash:{first}, cdb:{second}\n")
+        self.lab.tern("map", "-a", check=0)
+        for key, table in (("postmaster", first), ("abuse", second)):
+            res = self.lab.tern("map", "-q", key, f"hash:{table}", check=0)
+            self.assertEqual(res.stdout, "root\n")
+        os.unlink(first + ".cdb")
+        self.lab.run("sendmail", "-bi", check=0)
+        self.assertTrue(os.path.exists(first + ".cdb"))
+
     def test_rebuild_is_atomic_and_keeps_mode(self):
         n = 20000
         path = self.table("big", "".join(f"key{i} one\n" for i in range(n)),

@@ -593,13 +593,13 @@ static void test_cmd_exit_codes(void **state)
         char *usage2[] = {"map", "-z", s, NULL};
         char *badspec[] = {"map", "-q", "k", "mysql:/x", NULL};
 
-        assert_int_equal(map_cmd_main(2, build_argv), 0);
-        assert_int_equal(map_cmd_main(4, found), 0);
-        assert_int_equal(map_cmd_main(4, notfound), 1);
-        assert_int_equal(map_cmd_main(4, error), 2);
-        assert_int_equal(map_cmd_main(1, usage1), 64);
-        assert_int_equal(map_cmd_main(3, usage2), 64);
-        assert_int_equal(map_cmd_main(4, badspec), 2);
+        assert_int_equal(map_cmd_main(2, build_argv, NULL), 0);
+        assert_int_equal(map_cmd_main(4, found, NULL), 0);
+        assert_int_equal(map_cmd_main(4, notfound, NULL), 1);
+        assert_int_equal(map_cmd_main(4, error, NULL), 2);
+        assert_int_equal(map_cmd_main(1, usage1, NULL), 64);
+        assert_int_equal(map_cmd_main(3, usage2, NULL), 64);
+        assert_int_equal(map_cmd_main(4, badspec, NULL), 2);
     }
     {
         char path[512];
@@ -609,9 +609,9 @@ static void test_cmd_exit_codes(void **state)
         put(f, "al", al, strlen(al));
         spec(f, "hash", "al", path, sizeof(path));
         na[1] = path;
-        assert_int_equal(map_cmd_newaliases(2, na), 0);
+        assert_int_equal(map_cmd_newaliases(2, na, NULL), 0);
         char *q[] = {"map", "-q", "root", path, NULL};
-        assert_int_equal(map_cmd_main(4, q), 0);
+        assert_int_equal(map_cmd_main(4, q, NULL), 0);
     }
     sb_release(&err);
 }
