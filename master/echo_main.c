@@ -14,7 +14,6 @@
 #include "common/msg.h"
 #include "common/strbuf.h"
 #include "common/tio.h"
-#include "common/xalloc.h"
 #include "master/server.h"
 
 #define ECHO_LINE_MAX 1000
@@ -53,19 +52,13 @@ static void echo_session(server *srv, int fd)
     sb_release(&line);
 }
 
-/* echo_init - the trigger counter (lives as long as the process). */
-static int echo_init(server *srv)
-{
-    server_set_app(srv, xcalloc(1, sizeof(unsigned long)));
-    return 0;
-}
+/* Wake-ups seen by this process (a main file may keep such state). */
+static unsigned long echo_triggers;
 
 /* echo_trigger - log each wake-up so a test can count them. */
 static void echo_trigger(server *srv)
 {
-    unsigned long *count = server_app(srv);
-
-    msg_info("trigger %lu service %s", ++*count, server_service(srv));
+    msg_info("trigger %lu service %s", ++echo_triggers, server_service(srv));
 }
 
 int main(int argc, char **argv)
@@ -75,8 +68,7 @@ int main(int argc, char **argv)
     };
     static const struct server_ops trigger_ops = {
         .program = "test-echo", .mode = SERVER_TRIGGER,
-        .flags = SERVER_LONG_RUNNING, .init = echo_init,
-        .trigger = echo_trigger,
+        .flags = SERVER_LONG_RUNNING, .trigger = echo_trigger,
     };
     const struct server_ops *ops = &session_ops;
 

@@ -243,6 +243,7 @@ int master_listen_inet(struct master_listen *ls, const char *host, int port,
     sb_init(&key, SB_NOLIMIT);
     (void)addrs_key(&as, &key);
     ls->key = sb_detach(&key);
+    sb_release(&key);
     return 0;
 }
 
@@ -272,6 +273,7 @@ int master_listen_unix(struct master_listen *ls, const char *path, strbuf *why)
     sb_init(&key, SB_NOLIMIT);
     (void)sb_printf(&key, "unix %s", path);
     ls->key = sb_detach(&key);
+    sb_release(&key);
     return 0;
 }
 

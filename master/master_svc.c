@@ -65,6 +65,7 @@ static char **svc_overrides(const struct conf_service *cs)
         sb_init(&sb, SB_NOLIMIT);
         (void)sb_printf(&sb, "%s=%s", cs->over[i].name, cs->over[i].value);
         out[i] = sb_detach(&sb);
+        sb_release(&sb);
     }
     return out;
 }
@@ -88,6 +89,7 @@ static void svc_configure(struct master *m, struct master_svc *s,
     else
         (void)sb_printf(&path, "%s/%s", m->daemon_directory, cs->argv[0]);
     s->path = sb_detach(&path);
+    sb_release(&path);
     s->args = strv_dup(cs->argv, 1);
     s->overrides = svc_overrides(cs);
     if (cs->field[4] && strcmp(cs->field[4], "-") == 0)

@@ -48,6 +48,7 @@ static int ctl_open(struct ctl *ctl, int argc, char **argv, bool strict,
     conf *c;
     int ch;
 
+    sb_init(&ctl->pidpath, 4096);       /* first: ctl_done always works */
     optind = 1;
     while ((ch = getopt(argc, argv, "c:")) != -1) {
         if (ch != 'c') {
@@ -73,12 +74,18 @@ static int ctl_open(struct ctl *ctl, int argc, char **argv, bool strict,
             return -1;
         }
     }
-    sb_init(&ctl->pidpath, 4096);
     (void)master_pid_path(conf_get_str(c, "queue_directory"), &ctl->pidpath);
     ctl->stop_timeout = conf_param_find("ternd_stop_timeout")
         ? conf_get_time(c, "ternd_stop_timeout") : MASTER_STOP_TIMEOUT_S;
     conf_free(c);
     return 0;
+}
+
+/* ctl_done - release what ctl_open allocated; passes rc through. */
+static int ctl_done(struct ctl *ctl, int rc)
+{
+    sb_release(&ctl->pidpath);
+    return rc;
 }
 
 /* ctl_pid - the running ternd's PID, 0 if none; errors are logged (0). */
@@ -152,10 +159,10 @@ int tern_ctl_start(int argc, char **argv)
     int rc = 0, status;
 
     if (ctl_open(&ctl, argc, argv, true, &rc) < 0)
-        return rc;
+        return ctl_done(&ctl, rc);
     if ((pid = ctl_pid(&ctl)) > 0) {
         msg_warn("the mail system is already running (pid %ld)", (long)pid);
-        return 1;
+        return ctl_done(&ctl, 1);
     }
     sb_init(&prog, 4096);
     if (ctl_ternd(&prog) < 0)
@@ -169,15 +176,16 @@ int tern_ctl_start(int argc, char **argv)
             msg_fatal("execute %s: %m", sb_str(&prog));
         free(dir);
     }
+    sb_release(&prog);
     if (waitpid(pid, &status, 0) < 0)
         msg_fatal("wait for ternd: %m");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         msg_warn("the mail system did not start (see the messages above"
                  " or the mail log)");
-        return 1;
+        return ctl_done(&ctl, 1);
     }
     msg_info("the mail system is started (pid %ld)", (long)ctl_pid(&ctl));
-    return 0;
+    return ctl_done(&ctl, 0);
 }
 
 /* tern_ctl_start_fg - become ternd in the foreground. */
@@ -189,10 +197,10 @@ int tern_ctl_start_fg(int argc, char **argv)
     int rc = 0;
 
     if (ctl_open(&ctl, argc, argv, true, &rc) < 0)
-        return rc;
+        return ctl_done(&ctl, rc);
     if ((pid = ctl_pid(&ctl)) > 0) {
         msg_warn("the mail system is already running (pid %ld)", (long)pid);
-        return 1;
+        return ctl_done(&ctl, 1);
     }
     sb_init(&prog, 4096);
     if (ctl_ternd(&prog) < 0)
@@ -214,13 +222,13 @@ int tern_ctl_stop(int argc, char **argv)
 
     if (ctl_open(&ctl, argc, argv, false, &rc) < 0
         || (rc = ctl_signal(&ctl, SIGTERM, &pid)) != 0)
-        return rc;
+        return ctl_done(&ctl, rc);
     msg_info("stopping the mail system (pid %ld)", (long)pid);
     if (ctl_wait_gone(&ctl, ctl.stop_timeout + CTL_STOP_GRACE_S) < 0) {
         msg_warn("ternd pid %ld is still running", (long)pid);
-        return 1;
+        return ctl_done(&ctl, 1);
     }
-    return 0;
+    return ctl_done(&ctl, 0);
 }
 
 /* tern_ctl_reload - SIGHUP. */
@@ -232,9 +240,9 @@ int tern_ctl_reload(int argc, char **argv)
 
     if (ctl_open(&ctl, argc, argv, true, &rc) < 0
         || (rc = ctl_signal(&ctl, SIGHUP, &pid)) != 0)
-        return rc;
+        return ctl_done(&ctl, rc);
     msg_info("refreshing the mail system (pid %ld)", (long)pid);
-    return 0;
+    return ctl_done(&ctl, 0);
 }
 
 /* tern_ctl_abort - SIGQUIT: everything stops now. */
@@ -246,9 +254,9 @@ int tern_ctl_abort(int argc, char **argv)
 
     if (ctl_open(&ctl, argc, argv, false, &rc) < 0
         || (rc = ctl_signal(&ctl, SIGQUIT, &pid)) != 0)
-        return rc;
+        return ctl_done(&ctl, rc);
     msg_info("aborting the mail system (pid %ld)", (long)pid);
-    return ctl_wait_gone(&ctl, CTL_STOP_GRACE_S) < 0 ? 1 : 0;
+    return ctl_done(&ctl, ctl_wait_gone(&ctl, CTL_STOP_GRACE_S) < 0 ? 1 : 0);
 }
 
 /* tern_ctl_status - exit 0 "tern is running (pid N)" or 1 "... not running". */
@@ -259,11 +267,11 @@ int tern_ctl_status(int argc, char **argv)
     int rc = 0;
 
     if (ctl_open(&ctl, argc, argv, false, &rc) < 0)
-        return rc;
+        return ctl_done(&ctl, rc);
     pid = ctl_pid(&ctl);
     if (pid > 0)
         printf("tern is running (pid %ld)\n", (long)pid);
     else
         printf("tern is not running\n");
-    return pid > 0 ? 0 : 1;
+    return ctl_done(&ctl, pid > 0 ? 0 : 1);
 }

@@ -13,6 +13,7 @@
 #include "master/tern_check.h"
 #include "master/tern_ctl.h"
 #include "maps/maps.h"
+#include "queue/route.h"
 #include "queue/tqueue.h"
 
 struct tern_command {
@@ -35,6 +36,7 @@ static const struct tern_command tern_commands[] = {
     {"check", check_main, "check main.cf, master.cf, tables and the spool"},
     {"conf", conf_cmd_main, "print or edit main.cf and master.cf (postconf)"},
     {"map", cmd_map, "build or query lookup tables (postmap)"},
+    {"explain", route_cmd_main, "show how an address is routed (class, transport, nexthop)"},
     {"queue", tqueue_main, "list, show, delete, hold, release, requeue, flush"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},

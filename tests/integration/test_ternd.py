@@ -301,7 +301,9 @@ class TerndTest(ternlab.TestCase):
         p = self.lab.start("tern", "start-fg")
         ternlab.wait_until(lambda: self.lab.tern_pid() == p.pid,
                            what="ternd in the foreground")
-        self.assertEqual(self.connect().ask("fg"), "250 fg")
+        c = self.connect()
+        self.assertEqual(c.ask("fg"), "250 fg")
+        c.close()
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(timeout=60), 0)
         self.assertIsNone(self.lab.tern_pid())
