@@ -1,0 +1,318 @@
+/*
+ * smtp_agent - request handling, session cache and delivery logging of
+ * the smtp/lmtp client (see smtp_agent.h).
+ *
+ * Owns the process's resolver, its parameters and at most one cached
+ * session. A request whose queue file cannot be read, whose nexthop is
+ * unusable or whose destination cannot be reached is answered per
+ * recipient like any other failure (deferred or bounced), never dropped.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "common/msg.h"
+#include "common/xalloc.h"
+#include "queue/dlv.h"
+#include "queue/route.h"
+#include "smtp/smtp_agent.h"
+#include "smtp/smtp_log.h"
+#include "smtp/smtp_resolve.h"
+#include "smtp/smtp_session.h"
+
+#define AGENT_DNS_TIMEOUT_MS 5000
+#define AGENT_DNS_TRIES      2
+
+struct smtp_agent {
+    smtp_params p;
+    dns_ctx *dns;
+    smtp_session *cached;       /* kept open after a delivery */
+    strbuf cached_key;          /* its nexthop */
+};
+
+/* One request in progress. */
+typedef struct job {
+    smtp_agent *a;
+    dlv_request req;
+    qfile_msg *msg;
+    smtp_outcome *out;
+    smtp_session *s;            /* the session used, if any */
+    struct timeval got, conn_done, end;
+    bool connected;
+} job;
+
+/* smtp_agent_new - parameters and resolver. */
+smtp_agent *smtp_agent_new(const conf *c, bool lmtp, strbuf *why)
+{
+    smtp_agent *a = xcalloc(1, sizeof(*a));
+
+    if (smtp_params_load(c, lmtp, &a->p, why) < 0
+        || (a->dns = dns_open(a->p.resolver, AGENT_DNS_TIMEOUT_MS,
+                              AGENT_DNS_TRIES, why)) == NULL) {
+        free(a);
+        return NULL;
+    }
+    sb_init(&a->cached_key, 4096);
+    return a;
+}
+
+/* smtp_agent_free - say goodbye to the cached server. */
+void smtp_agent_free(smtp_agent *a)
+{
+    if (a == NULL)
+        return;
+    smtp_session_close(a->cached, &a->p);
+    dns_close(a->dns);
+    sb_release(&a->cached_key);
+    free(a);
+}
+
+/* tv_secs - b - a in seconds. */
+static double tv_secs(const struct timeval *a, const struct timeval *b)
+{
+    return (double)(b->tv_sec - a->tv_sec)
+        + (double)(b->tv_usec - a->tv_usec) / 1e6;
+}
+
+/* job_fail_all - every recipient gets the same verdict. */
+static void job_fail_all(job *j, enum dlv_action action, const char *dsn,
+                         const char *reason)
+{
+    for (size_t i = 0; i < j->req.nrcpt; i++)
+        if (!j->out[i].done)
+            smtp_outcome_set(&j->out[i], action, dsn, reason);
+}
+
+/* cache_take - the cached session for key, after RSET; else close it. */
+static smtp_session *cache_take(smtp_agent *a, const char *key)
+{
+    smtp_session *s = a->cached;
+    struct timespec now;
+
+    if (s == NULL)
+        return NULL;
+    a->cached = NULL;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+        now = s->idle_since;
+    if (strcmp(sb_str(&a->cached_key), key) == 0
+        && now.tv_sec - s->idle_since.tv_sec <= a->p.cache_time
+        && smtp_session_rset(s, &a->p) == 0)
+        return s;
+    smtp_session_close(s, &a->p);
+    return NULL;
+}
+
+/* cache_put - keep s for the next request to key, or close it. */
+static void cache_put(smtp_agent *a, smtp_session *s, const char *key)
+{
+    if (!s->in_sync || a->p.cache_time <= 0
+        || clock_gettime(CLOCK_MONOTONIC, &s->idle_since) < 0
+        || sb_set(&a->cached_key, key) < 0) {
+        smtp_session_close(s, &a->p);
+        return;
+    }
+    a->cached = s;
+}
+
+/* job_unix_path - a relative socket path is relative to queue_directory. */
+static void job_unix_path(const job *j, const char *path, strbuf *out)
+{
+    if (path[0] != '/')
+        (void)sb_printf(out, "%s/", j->a->p.queue_directory);
+    (void)sb_puts(out, path);
+}
+
+/* job_try_targets - resolve, then the addresses in order; NULL if none. */
+static smtp_session *job_try_targets(job *j, const struct route_nexthop *hop,
+                                     smtp_outcome *why)
+{
+    const smtp_params *p = &j->a->p;
+    smtp_targets tg = {0};
+    smtp_session *s = NULL;
+    char dsn[SMTP_DSN_SIZE];
+    strbuf err;
+    int rc;
+
+    sb_init(&err, SMTP_REASON_MAX);
+    rc = smtp_resolve(j->a->dns, p, hop, &tg, dsn, &err);
+    if (rc != SMTP_RESOLVE_OK)
+        smtp_outcome_set(why, rc == SMTP_RESOLVE_DEFER ? DLV_DEFERRED
+                         : DLV_FAILED, dsn, sb_str(&err));
+    for (size_t i = 0; i < tg.n && s == NULL; i++) {
+        s = smtp_session_open(p, &tg.v[i], NULL, why);
+        if (s == NULL)
+            msg_info("%s", sb_str(&why->reason));
+    }
+    smtp_targets_free(&tg);
+    sb_release(&err);
+    return s;
+}
+
+/* job_connect - a new session for hop; NULL with every recipient decided. */
+static smtp_session *job_connect(job *j, const struct route_nexthop *hop)
+{
+    smtp_outcome why;
+    smtp_session *s;
+
+    smtp_outcome_init(&why);
+    if (hop->kind == ROUTE_HOP_UNIX) {
+        strbuf path;
+
+        sb_init(&path, 4096);
+        job_unix_path(j, sb_str(&hop->host), &path);
+        s = smtp_session_open(&j->a->p, NULL, sb_str(&path), &why);
+        if (s == NULL)
+            msg_info("%s", sb_str(&why.reason));
+        sb_release(&path);
+    } else {
+        s = job_try_targets(j, hop, &why);
+    }
+    if (s == NULL)
+        job_fail_all(j, why.action, why.dsn, sb_str(&why.reason));
+    smtp_outcome_release(&why);
+    return s;
+}
+
+/* job_deliver - nexthop, session (cached or new), one transaction. */
+static void job_deliver(job *j, strbuf *relay, unsigned *conn_use)
+{
+    smtp_agent *a = j->a;
+    struct route_nexthop hop;
+    strbuf err;
+    smtp_session *s = NULL;
+
+    route_nexthop_init(&hop);
+    sb_init(&err, SMTP_REASON_MAX);
+    if (route_parse_nexthop(j->req.nexthop, a->p.lmtp ? 24 : 25, a->p.lmtp,
+                            &hop, &err) < 0 || hop.kind == ROUTE_HOP_TEXT) {
+        if (sb_len(&err) == 0)
+            (void)sb_printf(&err, "bad nexthop \"%s\"", j->req.nexthop);
+        msg_warn("%s: %s", j->req.queue_id, sb_str(&err));
+        job_fail_all(j, DLV_DEFERRED, "4.3.5", sb_str(&err));
+    } else if ((s = cache_take(a, j->req.nexthop)) != NULL
+               || (s = job_connect(j, &hop)) != NULL) {
+        j->connected = true;
+        if (gettimeofday(&j->conn_done, NULL) < 0)
+            j->conn_done = j->got;
+        smtp_session_deliver(s, &a->p, &j->req, j->msg, j->out);
+        (void)sb_set(relay, sb_str(&s->relay));
+        *conn_use = s->uses;
+        cache_put(a, s, j->req.nexthop);
+    }
+    sb_release(&err);
+    route_nexthop_release(&hop);
+}
+
+/* job_status - the log word for an action. */
+static const char *job_status(enum dlv_action action)
+{
+    static const char *const words[] = {
+        [DLV_DELIVERED] = "sent", [DLV_FAILED] = "bounced",
+        [DLV_DEFERRED] = "deferred",
+    };
+
+    return words[action];
+}
+
+/* job_log - one delivery line per recipient. */
+static void job_log(const job *j, const char *relay, unsigned conn_use)
+{
+    struct timeval arrival = {.tv_sec = j->req.arrival_time};
+    const struct timeval *setup_end = j->connected ? &j->conn_done : &j->end;
+    strbuf line;
+
+    sb_init(&line, 4096);
+    for (size_t i = 0; i < j->req.nrcpt; i++) {
+        smtp_log_info li = {
+            .queue_id = j->req.queue_id, .to = j->req.rcpt[i].address,
+            .orig_to = j->req.rcpt[i].orig_address, .relay = relay,
+            .conn_use = conn_use, .delay = tv_secs(&arrival, &j->end),
+            .delays = {tv_secs(&arrival, &j->req.active_time),
+                       tv_secs(&j->req.active_time, &j->got),
+                       tv_secs(&j->got, setup_end),
+                       j->connected ? tv_secs(&j->conn_done, &j->end) : 0},
+            .dsn = j->out[i].dsn, .status = job_status(j->out[i].action),
+            .reason = sb_str(&j->out[i].reason),
+        };
+
+        sb_reset(&line);
+        smtp_log_format(&li, &line);
+        msg_info("%s: %s", j->req.queue_id, sb_str(&line));
+    }
+    sb_release(&line);
+}
+
+/* job_reply - one reply per recipient, in request order. */
+static void job_reply(const job *j, tio *t)
+{
+    strbuf why;
+
+    sb_init(&why, 1024);
+    for (size_t i = 0; i < j->req.nrcpt; i++) {
+        if (dlv_reply_write(t, j->req.rcpt[i].offset, j->out[i].dsn,
+                            j->out[i].action, sb_str(&j->out[i].reason),
+                            &why) != DLV_OK) {
+            msg_warn("%s: reply to the queue manager: %s", j->req.queue_id,
+                     sb_str(&why));
+            break;
+        }
+    }
+    sb_release(&why);
+}
+
+/* job_run - queue file, delivery, log, replies. */
+static void job_run(job *j, tio *t)
+{
+    strbuf why, relay;
+    unsigned conn_use = 1;
+
+    sb_init(&why, 1024);
+    sb_init(&relay, 1024);
+    (void)sb_set(&relay, "none");
+    j->out = xcalloc(j->req.nrcpt, sizeof(*j->out));
+    for (size_t i = 0; i < j->req.nrcpt; i++)
+        smtp_outcome_init(&j->out[i]);
+    if (dlv_request_open(j->a->p.queue_directory, &j->req, &j->msg, &why)
+        != QFILE_OK) {
+        msg_warn("%s: %s", j->req.queue_id, sb_str(&why));
+        job_fail_all(j, DLV_DEFERRED, "4.3.0", sb_str(&why));
+    } else {
+        job_deliver(j, &relay, &conn_use);
+    }
+    if (gettimeofday(&j->end, NULL) < 0)
+        j->end = j->got;
+    job_log(j, sb_str(&relay), conn_use);
+    job_reply(j, t);
+    for (size_t i = 0; i < j->req.nrcpt; i++)
+        smtp_outcome_release(&j->out[i]);
+    free(j->out);
+    if (j->msg)
+        qfile_close(j->msg);
+    sb_release(&relay);
+    sb_release(&why);
+}
+
+/* smtp_agent_serve - read one request and handle it. */
+void smtp_agent_serve(smtp_agent *a, int fd)
+{
+    tio *t = tio_open(fd, DLV_TIMEOUT_MS);
+    job j = {.a = a};
+    strbuf why;
+    int rc;
+
+    sb_init(&why, 1024);
+    dlv_request_init(&j.req);
+    rc = dlv_request_read(t, &j.req, &why);
+    if (rc == DLV_OK) {
+        if (gettimeofday(&j.got, NULL) < 0)
+            msg_fatal("gettimeofday: %m");
+        job_run(&j, t);
+    } else if (rc != DLV_EOF) {
+        msg_warn("delivery request: %s", sb_str(&why));
+    }
+    dlv_request_free(&j.req);
+    sb_release(&why);
+    (void)tio_flush(t);
+    tio_free(t);
+}

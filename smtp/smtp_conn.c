@@ -1,0 +1,135 @@
+/*
+ * smtp_conn - connection set-up (see smtp_conn.h). Owns a descriptor only
+ * until it is returned; every failure closes it and says why.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "smtp/smtp_conn.h"
+
+/* conn_fail - close fd, put errno's text in why, -1. */
+static int conn_fail(int fd, int err, const char *what, strbuf *why)
+{
+    if (fd >= 0)
+        (void)close(fd);
+    sb_reset(why);
+    if (what)
+        (void)sb_printf(why, "%s: ", what);
+    (void)sb_puts(why, strerror(err));
+    return -1;
+}
+
+/* conn_wait - finish a non-blocking connect within timeout_ms. */
+static int conn_wait(int fd, const struct sockaddr *sa, socklen_t len,
+                     int timeout_ms, strbuf *why)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int flags = fcntl(fd, F_GETFL), err = 0, rc;
+    socklen_t elen = sizeof(err);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return conn_fail(fd, errno, NULL, why);
+    if (connect(fd, sa, len) < 0) {
+        if (errno != EINPROGRESS)
+            return conn_fail(fd, errno, NULL, why);
+        do
+            rc = poll(&p, 1, timeout_ms);
+        while (rc < 0 && errno == EINTR);
+        if (rc == 0)
+            return conn_fail(fd, ETIMEDOUT, NULL, why);
+        if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+            return conn_fail(fd, errno, NULL, why);
+        if (err != 0)
+            return conn_fail(fd, err, NULL, why);
+    }
+    if (fcntl(fd, F_SETFL, flags) < 0)
+        return conn_fail(fd, errno, NULL, why);
+    return fd;
+}
+
+/* conn_bind - bind fd to the local address text of the right family. */
+static int conn_bind(int fd, int family, const char *text, strbuf *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char what[80];
+
+    memset(&ss, 0, sizeof(ss));
+    if (fmt_fixed(what, sizeof(what), "bind %.60s", text) < 0)
+        what[0] = 0;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+        sin->sin_family = AF_INET;
+        len = sizeof(*sin);
+        if (inet_pton(AF_INET, text, &sin->sin_addr) != 1)
+            return conn_fail(fd, EINVAL, what, why);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+        sin6->sin6_family = AF_INET6;
+        len = sizeof(*sin6);
+        if (inet_pton(AF_INET6, text, &sin6->sin6_addr) != 1)
+            return conn_fail(fd, EINVAL, what, why);
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+        return conn_fail(fd, errno, what, why);
+    return fd;
+}
+
+/* smtp_conn_inet - socket, optional bind, timed connect. */
+int smtp_conn_inet(const dns_addr *a, unsigned port, const char *bind4,
+                   const char *bind6, int timeout_ms, strbuf *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    const char *bind_to = a->family == AF_INET ? bind4 : bind6;
+    int fd;
+
+    memset(&ss, 0, sizeof(ss));
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        memcpy(&sin->sin_addr, a->bytes, 4);
+        len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        memcpy(&sin6->sin6_addr, a->bytes, 16);
+        len = sizeof(*sin6);
+    }
+    fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return conn_fail(-1, errno, NULL, why);
+    if (bind_to && *bind_to && conn_bind(fd, a->family, bind_to, why) < 0)
+        return -1;
+    return conn_wait(fd, (struct sockaddr *)&ss, len, timeout_ms, why);
+}
+
+/* smtp_conn_unix - a stream socket to path. */
+int smtp_conn_unix(const char *path, int timeout_ms, strbuf *why)
+{
+    struct sockaddr_un sun;
+    int fd;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return conn_fail(-1, ENAMETOOLONG, NULL, why);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return conn_fail(-1, errno, NULL, why);
+    return conn_wait(fd, (struct sockaddr *)&sun, sizeof(sun), timeout_ms, why);
+}
