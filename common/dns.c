@@ -254,9 +254,10 @@ static void dns_poll_once(dns_ctx *ctx, int wait_ms)
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
         short ev = 0;
 
-        if (ARES_GETSOCK_READABLE(bits, i))
+        /* ARES_GETSOCK_WRITABLE shifts a signed 1 by up to 31: unsigned. */
+        if (((unsigned)bits >> i) & 1u)
             ev |= POLLIN;
-        if (ARES_GETSOCK_WRITABLE(bits, i))
+        if (((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
             ev |= POLLOUT;
         if (ev == 0)
             continue;
@@ -637,27 +638,29 @@ dns_status dns_mx(dns_ctx *ctx, const char *domain, dns_result *res)
     return st;
 }
 
-/* dns_addr_collect - A or AAAA records of the answer into out[]. */
-static size_t dns_addr_collect(const struct dns_msg *m, const char *owner,
-                               int type, dns_addr *out, size_t max)
+/* dns_addr_collect - A or AAAA records into out[]; false if one is malformed. */
+static bool dns_addr_collect(const struct dns_msg *m, const char *owner,
+                             int type, dns_addr *out, size_t *n)
 {
     int fam = type == DNS_T_A ? AF_INET : AF_INET6;
-    size_t want = type == DNS_T_A ? 4 : 16, n = 0;
+    size_t want = type == DNS_T_A ? 4 : 16;
 
-    for (size_t i = 0; i < m->nrr && n < max; i++) {
+    *n = 0;
+    for (size_t i = 0; i < m->nrr; i++) {
         const struct dns_rr *rr = &m->rr[i];
 
-        if (rr->type != (unsigned)type || rr->rdlen != want
-            || !dns_same_name(rr->owner, owner))
+        if (rr->type != (unsigned)type || !dns_same_name(rr->owner, owner))
             continue;
-        memset(&out[n], 0, sizeof(out[n]));
-        out[n].family = fam;
-        memcpy(out[n].bytes, m->buf + rr->rdoff, want);
-        if (inet_ntop(fam, out[n].bytes, out[n].text, sizeof(out[n].text)) == NULL)
-            continue;
-        n++;
+        if (rr->rdlen != want)
+            return false;
+        memset(&out[*n], 0, sizeof(out[*n]));
+        out[*n].family = fam;
+        memcpy(out[*n].bytes, m->buf + rr->rdoff, want);
+        if (inet_ntop(fam, out[*n].bytes, out[*n].text, DNS_TEXT_ADDR) == NULL)
+            return false;
+        (*n)++;
     }
-    return n;
+    return true;
 }
 
 /* dns_shuffle_addrs - Fisher-Yates over v[0..n). */
@@ -752,8 +755,12 @@ dns_status dns_addrs(dns_ctx *ctx, const char *host, unsigned families,
         if (dns_answer(&q[i], &m, &part[i]) == DNS_OK) {
             const char *owner = dns_msg_owner(&m, host, (unsigned)q[i].type);
 
-            nfound[idx[i]] = dns_addr_collect(&m, owner, q[i].type,
-                                              found[idx[i]], DNS_RR_MAX);
+            if (!dns_addr_collect(&m, owner, q[i].type, found[idx[i]],
+                                  &nfound[idx[i]])) {
+                nfound[idx[i]] = 0;
+                (void)dns_fail(&part[i], DNS_TEMPFAIL, host, q[i].type,
+                               "Host not found, try again (malformed record)");
+            }
             res->ad = res->ad && m.ad;
             dns_msg_free(&m);
         }
