@@ -36,10 +36,11 @@
 #define DNS_EDNS_SIZE 1232
 #define DNS_HDR     12
 #define DNS_TEXT_NAME_MAX 1024  /* decoded name, with c-ares' escapes */
+#define DNS_DEADLINE_MAX_MS (10 * 60 * 1000)
 
 struct dns_ctx {
     ares_channel channel;
-    int deadline_ms;            /* hard bound on one lookup */
+    long long deadline_ms;      /* hard bound on one lookup */
     dns_random_fn random;
     void *random_arg;
 };
@@ -96,20 +97,17 @@ static unsigned dns_default_random(void *arg, unsigned bound)
     return bound ? arc4random_uniform(bound) : 0;
 }
 
-/* dns_set_servers - install the parsed resolver_servers into the channel. */
-static int dns_set_servers(ares_channel ch, const char *servers, strbuf *err)
+/* dns_set_servers - install parsed resolver_servers into the channel. */
+static int dns_set_servers(ares_channel ch, const dns_server *sv, size_t n,
+                           strbuf *err)
 {
-    dns_server sv[DNS_SERVERS_MAX];
     struct ares_addr_port_node nodes[DNS_SERVERS_MAX];
-    size_t n;
     int rc;
 
-    if (dns_servers_parse(servers, sv, DNS_SERVERS_MAX, &n, err) < 0)
-        return -1;
     if (n == 0)
         return 0;
     memset(nodes, 0, sizeof(nodes));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && i < DNS_SERVERS_MAX; i++) {
         nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
         nodes[i].family = sv[i].family;
         if (sv[i].family == AF_INET)
@@ -120,30 +118,44 @@ static int dns_set_servers(ares_channel ch, const char *servers, strbuf *err)
         nodes[i].tcp_port = (int)sv[i].port;
     }
     if ((rc = ares_set_servers_ports(ch, nodes)) != ARES_SUCCESS) {
-        sb_printf(err, "resolver_servers: %s", ares_strerror(rc));
+        (void)sb_printf(err, "resolver_servers: %s", ares_strerror(rc));
         return -1;
     }
     return 0;
+}
+
+/* dns_count_servers - how many servers the channel will try (at least 1). */
+static int dns_count_servers(ares_channel ch)
+{
+    struct ares_addr_port_node *list = NULL;
+    int n = 0;
+
+    if (ares_get_servers_ports(ch, &list) != ARES_SUCCESS)
+        return 1;
+    for (const struct ares_addr_port_node *p = list; p && n < 64; p = p->next)
+        n++;
+    ares_free_data(list);
+    return n > 0 ? n : 1;
 }
 
 /* dns_open - create the channel with our timeout, tries and servers. */
 dns_ctx *dns_open(const char *servers, int timeout_ms, int tries, strbuf *err)
 {
     struct ares_options opts;
-    dns_ctx *ctx;
-    int rc, nservers = 1;
-    size_t n;
     dns_server sv[DNS_SERVERS_MAX];
+    dns_ctx *ctx;
+    size_t n;
+    int rc;
 
     if (timeout_ms < 1 || timeout_ms > 60000 || tries < 1 || tries > 10) {
-        sb_printf(err, "resolver timeout %d ms or tries %d out of range",
-                  timeout_ms, tries);
+        (void)sb_printf(err, "resolver timeout %d ms or tries %d out of range",
+                        timeout_ms, tries);
         return NULL;
     }
     if (dns_servers_parse(servers, sv, DNS_SERVERS_MAX, &n, err) < 0)
         return NULL;
     if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-        sb_printf(err, "c-ares init: %s", ares_strerror(rc));
+        (void)sb_printf(err, "c-ares init: %s", ares_strerror(rc));
         return NULL;
     }
     ctx = xcalloc(1, sizeof(*ctx));
@@ -153,19 +165,20 @@ dns_ctx *dns_open(const char *servers, int timeout_ms, int tries, strbuf *err)
     rc = ares_init_options(&ctx->channel, &opts,
                            ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (rc != ARES_SUCCESS) {
-        sb_printf(err, "c-ares channel: %s", ares_strerror(rc));
+        (void)sb_printf(err, "c-ares channel: %s", ares_strerror(rc));
         free(ctx);
         ares_library_cleanup();
         return NULL;
     }
-    if (dns_set_servers(ctx->channel, servers, err) < 0) {
+    if (dns_set_servers(ctx->channel, sv, n, err) < 0) {
         dns_close(ctx);
         return NULL;
     }
-    if (n > 0)
-        nservers = (int)n;
     /* c-ares doubles the per-try wait each round; allow all of it. */
-    ctx->deadline_ms = timeout_ms * ((1 << tries) - 1) * nservers + 1000;
+    ctx->deadline_ms = (long long)timeout_ms * ((1 << tries) - 1)
+                       * dns_count_servers(ctx->channel) + 1000;
+    if (ctx->deadline_ms > DNS_DEADLINE_MAX_MS)
+        ctx->deadline_ms = DNS_DEADLINE_MAX_MS;
     ctx->random = dns_default_random;
     return ctx;
 }
@@ -811,7 +824,7 @@ dns_status dns_ptr(dns_ctx *ctx, const char *addr, dns_result *res)
     dns_addr a;
     strbuf rev;
     dns_status st;
-    size_t bad = 0;
+    size_t bad = 0, broken = 0;
 
     dns_reset(res);
     if (dns_addr_literal(addr, &a) < 0)
@@ -829,17 +842,21 @@ dns_status dns_ptr(dns_ctx *ctx, const char *addr, dns_result *res)
             if (m.rr[i].type != DNS_T_PTR || !dns_same_name(m.rr[i].owner, owner))
                 continue;
             name = dns_get_name(m.buf, m.len, &off);
-            if (name && off == m.rr[i].rdoff + m.rr[i].rdlen && dns_name_valid(name))
+            if (name == NULL || off != m.rr[i].rdoff + m.rr[i].rdlen)
+                broken++;
+            else if (dns_name_valid(name))
                 res->names[res->nnames++] = dns_strip_dot(name);
             else
-                bad++;
+                bad++;                  /* a name, but not a host name */
             free(name);
         }
         dns_msg_free(&m);
-        if (res->nnames == 0)
-            st = dns_fail(res, bad ? DNS_TEMPFAIL : DNS_NOTFOUND, sb_str(&rev),
-                          DNS_T_PTR, bad ? "Host not found, try again "
-                          "(malformed PTR record)"
+        if (res->nnames == 0 && broken)
+            st = dns_fail(res, DNS_TEMPFAIL, sb_str(&rev), DNS_T_PTR,
+                          "Host not found, try again (malformed PTR record)");
+        else if (res->nnames == 0)
+            st = dns_fail(res, DNS_NOTFOUND, sb_str(&rev), DNS_T_PTR, bad
+                          ? "Malformed name server reply (not a host name)"
                           : "Host found but no data record of requested type");
     }
     dns_query_free(&q);

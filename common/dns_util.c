@@ -190,13 +190,13 @@ int dns_servers_parse(const char *text, dns_server *out, size_t max,
             return 0;
         len = strcspn(p, sep);
         if (*n >= max) {
-            sb_printf(err, "resolver_servers: more than %zu servers", max);
+            (void)sb_printf(err, "resolver_servers: more than %zu servers", max);
             return -1;
         }
         if (dns_server_parse1(p, len, &out[*n]) < 0) {
-            sb_printf(err, "resolver_servers: bad server \"%.*s\" "
-                      "(expected ADDR, ADDR:PORT or [ADDR]:PORT)",
-                      len > 64 ? 64 : (int)len, p);
+            (void)sb_printf(err, "resolver_servers: bad server \"%.*s\" "
+                            "(expected ADDR, ADDR:PORT or [ADDR]:PORT)",
+                            len > 64 ? 64 : (int)len, p);
             return -1;
         }
         (*n)++;

@@ -41,6 +41,8 @@ ZONE = {
     "loop2.example": {"CNAME": "loop1.example"},
     "1.0.0.127.in-addr.arpa": {"PTR": ["dual.example"]},
     "9.0.0.127.in-addr.arpa": {"PTR": ["v4only.example"]},
+    "10.0.0.127.in-addr.arpa": {"PTR": ["not a host.example", "v4only.example"]},
+    "11.0.0.127.in-addr.arpa": {"PTR": ["not a host.example"]},
     "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa":
         {"PTR": ["dual.example"]},
     "_25._tcp.secure.example": {"TLSA": [[3, 1, 1, "00112233aabbccdd"],
@@ -270,6 +272,12 @@ class DnsTest(ternlab.TestCase):
         _, st, recs, reason = self.dnsq("fcrdns", "127.0.0.9", rc=2)
         self.assertEqual(st["status"], "notfound")
         self.assertIn("does not resolve to address 127.0.0.9", reason)
+        # PTR names that are not host names are skipped.
+        _, _, recs, _ = self.dnsq("ptr", "127.0.0.10", rc=0)
+        self.assertEqual(recs, ["name v4only.example"])
+        _, st, _, reason = self.dnsq("ptr", "127.0.0.11", rc=2)
+        self.assertEqual((st["status"], st["nxdomain"]), ("notfound", "0"))
+        self.assertIn("not a host name", reason)
         _, st, _, _ = self.dnsq("ptr", "127.0.0.77", rc=2)
         self.assertEqual((st["status"], st["nxdomain"]), ("notfound", "1"))
 

@@ -128,6 +128,7 @@ static int dnsq_options(int argc, char **argv, struct dnsq_opts *o)
     return optind;
 }
 
+/* main - one lookup (or -n runs) against the given servers. */
 int main(int argc, char **argv)
 {
     struct dnsq_opts o = {"", 2000, 2, 1, DNS_INET_ALL, DNS_PREFER_ANY};
@@ -150,5 +151,9 @@ int main(int argc, char **argv)
     dns_result_free(&res);
     dns_close(ctx);
     sb_release(&err);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("dnsq: stdout");
+        return 1;
+    }
     return st == DNS_OK ? 0 : 2;
 }
