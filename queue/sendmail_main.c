@@ -59,6 +59,7 @@ int main(int argc, char **argv)
     sb_init(&why, 1024);
     if (sm_args_parse(argc, argv, &o, &why) < 0) {
         msg_warn("%s", sb_str(&why));
+        sb_release(&why);
         return EX_USAGE;
     }
     if ((rc = sm_ctx_init(&ctx, o.config, &why)) == 0) {

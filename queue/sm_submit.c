@@ -35,6 +35,15 @@
 
 #define SM_CHUNK 65536
 
+/* sm_detach - the buffer's string, the buffer itself released. */
+static char *sm_detach(strbuf *sb)
+{
+    char *s = sb_detach(sb);
+
+    sb_release(sb);
+    return s;
+}
+
 /* sm_gecos - the full name from a passwd GECOS field ("&" = Login). */
 static char *sm_gecos(const struct passwd *pw)
 {
@@ -61,7 +70,7 @@ static char *sm_gecos(const struct passwd *pw)
         sb_release(&name);
         return NULL;
     }
-    return sb_detach(&name);
+    return sm_detach(&name);
 }
 
 /* sm_postdrop_path - command_directory/postdrop, else next to ourselves. */
@@ -76,7 +85,7 @@ static char *sm_postdrop_path(const conf *cf)
     if (conf_is_set(cf, "command_directory")) {
         (void)sb_printf(&path, "%s/postdrop",
                         conf_get_str(cf, "command_directory"));
-        return sb_detach(&path);
+        return sm_detach(&path);
     }
     n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n > 0) {
@@ -88,7 +97,7 @@ static char *sm_postdrop_path(const conf *cf)
         (void)sb_printf(&path, "%s/postdrop",
                         conf_get_str(cf, "command_directory"));
     }
-    return sb_detach(&path);
+    return sm_detach(&path);
 }
 
 /* sm_ctx_init - configuration, invoking user, limits, postdrop path. */

@@ -68,7 +68,8 @@ static int tq_scan(spool *sp, enum spool_dir dir, tq_names *out)
         out->v[out->n++] = xstrdup(de->d_name);
     }
     (void)closedir(d);
-    qsort(out->v, out->n, sizeof(*out->v), tq_cmp);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), tq_cmp);
     return 0;
 }
 

@@ -21,6 +21,15 @@ QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt",
 UTC = {"TZ": "UTC"}
 
 
+def sanitized():
+    """True when the build under test uses the sanitizers (TERN_SANITIZE)."""
+    try:
+        with open(os.path.join(ternlab.BUILD, "CMakeCache.txt")) as f:
+            return "TERN_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
 def make_spool(lab):
     """Create the spool directories with docs/queue.md modes (no ternd)."""
     modes = {"maildrop": 0o1730, "public": 0o2710, "pid": 0o755}

@@ -20,6 +20,15 @@ static const mailq_rcpt rc_deferred[] = {
 };
 static const mailq_rcpt rc_eve[] = {{"eve@example.com", NULL, NULL, false}};
 
+/* test_detach - the buffer's string, the buffer released. */
+static char *test_detach(strbuf *sb)
+{
+    char *s = sb_detach(sb);
+
+    sb_release(sb);
+    return s;
+}
+
 /* The three messages of COMPAT.md 4b's example. */
 static const mailq_entry compat_example[] = {
     {"active", "3B5C44E4B25", 1720527644, 1340, false, false,
@@ -64,7 +73,7 @@ static char *listing(const mailq_entry *e, size_t n, bool long_ids)
     for (size_t i = 0; i < n; i++)
         assert_int_equal(mailq_format(&fmt, &e[i], &out), 0);
     assert_int_equal(mailq_trailer(&fmt, &out), 0);
-    return sb_detach(&out);
+    return test_detach(&out);
 }
 
 static void test_compat_example(void **state)

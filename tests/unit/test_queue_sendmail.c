@@ -12,6 +12,15 @@
 #include "queue/sm_args.h"
 #include "queue/sm_hdr.h"
 
+/* test_detach - the buffer's string, the buffer released. */
+static char *test_detach(strbuf *sb)
+{
+    char *s = sb_detach(sb);
+
+    sb_release(sb);
+    return s;
+}
+
 /* join - the addresses of a list as "a|b|c". */
 static char *join(const sm_addrs *a)
 {
@@ -23,7 +32,7 @@ static char *join(const sm_addrs *a)
             sb_putc(&out, '|');
         sb_puts(&out, a->items[i]);
     }
-    return sb_detach(&out);
+    return test_detach(&out);
 }
 
 static void test_address_lists(void **state)
