@@ -68,12 +68,17 @@ static int ternd_signals(void)
     return p[0];
 }
 
-/* ternd_accounts - a root start needs mail_owner and setgid_group. */
+/*
+ * ternd_accounts - a root start needs mail_owner and setgid_group; it gives
+ * the spool to them (spool_set_owner). Other starts own what they make.
+ */
 static void ternd_accounts(const conf *c)
 {
     const char *owner = conf_get_str(c, "mail_owner");
     const char *group = conf_get_str(c, "setgid_group");
     struct passwd *pw;
+    struct group *gr;
+    strbuf why;
 
     if (geteuid() != 0)
         return;
@@ -87,9 +92,16 @@ static void ternd_accounts(const conf *c)
         msg_fatal("mail_owner user \"%s\" has user ID 0: it must be an"
                   " unprivileged account of its own", owner);
     errno = 0;
-    if (getgrnam(group) == NULL)
+    if ((gr = getgrnam(group)) == NULL)
         msg_fatal("setgid_group group \"%s\" does not exist; create it with:"
                   " groupadd --system %s", group, group);
+    sb_init(&why, 4096);
+    if (spool_create(conf_get_str(c, "queue_directory"), &why) < 0
+        || spool_set_owner(conf_get_str(c, "queue_directory"), pw->pw_uid,
+                           pw->pw_gid, gr->gr_gid, &why) < 0)
+        msg_fatal("spool %s: %s", conf_get_str(c, "queue_directory"),
+                  sb_str(&why));
+    sb_release(&why);
 }
 
 /* ternd_prepare - read the configuration, check accounts, create the spool. */

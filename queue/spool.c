@@ -112,6 +112,35 @@ static int spool_mkdir(int atfd, const char *path, const char *name,
     return 0;
 }
 
+/* spool_set_owner - owners for a root start; see spool.h. */
+int spool_set_owner(const char *queue_directory, uid_t owner, gid_t owner_gid,
+                    gid_t setgid_gid, strbuf *why)
+{
+    int topfd, ret = 0;
+
+    topfd = open(queue_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (topfd < 0) {
+        (void)sb_printf(why, "open %s: %s", queue_directory, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < SPOOL_NDIRS && ret == 0; i++) {
+        gid_t gid = (i == SPOOL_MAILDROP || i == SPOOL_PUBLIC)
+            ? setgid_gid : owner_gid;
+
+        if (i == SPOOL_PID)
+            continue;
+        if (fchownat(topfd, spool_defs[i].name, owner, gid,
+                     AT_SYMLINK_NOFOLLOW) < 0
+            || fchmodat(topfd, spool_defs[i].name, spool_defs[i].mode, 0) < 0) {
+            (void)sb_printf(why, "set owner of %s/%s: %s", queue_directory,
+                            spool_defs[i].name, strerror(errno));
+            ret = -1;
+        }
+    }
+    (void)close(topfd);
+    return ret;
+}
+
 /* spool_create - make the whole tree. */
 int spool_create(const char *queue_directory, strbuf *why)
 {

@@ -60,6 +60,15 @@ mode_t spool_mode(enum spool_dir dir);
  */
 int spool_create(const char *queue_directory, strbuf *why);
 
+/*
+ * spool_set_owner - for a root start: give every spool directory but pid/
+ * to owner:owner_gid, and maildrop/ and public/ to owner:setgid_gid (so
+ * the setgid postdrop can write there); modes are set again because chown
+ * clears the setgid bit. queue_directory and pid/ stay root's. -1 + why.
+ */
+int spool_set_owner(const char *queue_directory, uid_t owner, gid_t owner_gid,
+                    gid_t setgid_gid, strbuf *why);
+
 /* spool_dirfd - the (cached) descriptor of a spool directory, or -1. */
 int spool_dirfd(spool *sp, enum spool_dir dir);
 

@@ -6,10 +6,12 @@ lines, logs "trigger N" as a trigger service). As root the services must
 drop to mail_owner (ternlab uses nobody/nogroup); as another user they run
 as that user.
 """
+import grp
 import os
 import pwd
 import signal
 import socket
+import stat
 import subprocess
 import time
 
@@ -105,9 +107,28 @@ class TerndTest(ternlab.TestCase):
             self.assertEqual(proc_ids(pid)[0][0], 0)    # ternd stays root
         else:
             self.assertEqual(uids, [os.getuid()] * 4)
+        self.check_spool_owners()
         log = self.lab.maillog()
         self.assertIn("daemon started -- version", log)
         self.assertIn(f"configuration {self.lab.config}", log)
+
+    def check_spool_owners(self):
+        """A root start gives the spool to mail_owner, maildrop/ and public/
+        to the setgid group; any other start owns everything itself."""
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("nobody")
+            uid, gid = owner.pw_uid, owner.pw_gid
+            setgid = grp.getgrnam("nogroup").gr_gid
+        else:
+            uid, gid, setgid = os.getuid(), os.getgid(), os.getgid()
+        for name, want_gid, mode in (("incoming", gid, 0o700),
+                                     ("deferred", gid, 0o700),
+                                     ("private", gid, 0o700),
+                                     ("maildrop", setgid, 0o1730),
+                                     ("public", setgid, 0o2710)):
+            st = os.stat(os.path.join(self.lab.spool, name))
+            self.assertEqual((st.st_uid, st.st_gid), (uid, want_gid), name)
+            self.assertEqual(stat.S_IMODE(st.st_mode), mode, name)
 
     def test_status_exit_codes(self):
         self.master()
