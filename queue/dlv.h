@@ -196,4 +196,16 @@ void dlv_log_delivery(const dlv_request *req, const dlv_rcpt *rcpt,
 /* dlv_format_delay - a delay in Postfix's style ("0.12", "1.5", "12"). */
 void dlv_format_delay(double secs, strbuf *out);
 
+/* --- agents with one verdict for every recipient (dlv_simple.c) --- */
+
+/*
+ * dlv_serve_simple - answer one request on fd (error, retry, discard):
+ * every recipient gets `action` with the nexthop as the text (a leading
+ * "x.y.z " detail code is kept with the action's class; empty_text when
+ * there is none), logged with `status` (bounced, deferred, sent).
+ */
+void dlv_serve_simple(int fd, const char *queue_directory,
+                      enum dlv_action action, const char *status,
+                      const char *empty_text);
+
 #endif

@@ -1,0 +1,34 @@
+/*
+ * error - the error and retry delivery agents (master.cf:
+ * `error unix - - n - - error` and `retry unix - - n - - error`).
+ *
+ * As service "error" it fails every recipient of a request with the
+ * nexthop text as the reason (transport_maps `example.com error:Bad
+ * domain!` gives dsn 5.0.0 "Bad domain!"); as service "retry" it defers
+ * them (4.0.0). A leading detail code in the text ("5.1.1 ...") is kept.
+ * It never writes the queue file; qmgr marks the recipients.
+ */
+#include <string.h>
+
+#include "master/server.h"
+#include "queue/dlv.h"
+
+/* error_session - one delivery request. */
+static void error_session(server *srv, int fd)
+{
+    bool retry = strcmp(server_service(srv), "retry") == 0;
+
+    dlv_serve_simple(fd, conf_get_str(server_conf(srv), "queue_directory"),
+                     retry ? DLV_DEFERRED : DLV_FAILED,
+                     retry ? "deferred" : "bounced",
+                     retry ? "delivery temporarily suspended" : "mail rejected");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct server_ops ops = {
+        .program = "error", .mode = SERVER_SESSION, .session = error_session,
+    };
+
+    return server_main(argc, argv, &ops);
+}

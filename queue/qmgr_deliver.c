@@ -1,0 +1,291 @@
+/*
+ * qmgr_deliver - deliveries: turn scheduler jobs into dlv requests on
+ * non-blocking connections to private/<transport>, read the replies as
+ * they come, and apply them (docs/qmgr.md, docs/delivery-protocol.md).
+ *
+ * Each connection owns its job, request, and in/out buffers; the event
+ * loop (qmgr_loop.c) polls them. Nothing here blocks: the request is
+ * written as the socket takes it and replies are collected until all
+ * rcpt_count have arrived or the agent closes. A missing or refusing
+ * agent socket, a lost connection, a malformed reply or the guard timeout
+ * defers the unanswered recipients (logged by qmgr) and counts as a
+ * failure of the destination; a full agent backlog puts the job back.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/msg.h"
+#include "common/xalloc.h"
+#include "queue/qmgr_private.h"
+
+#define QD_READ_CHUNK 8192
+
+/* qd_site_failure - no recipient reached a verdict through a working peer. */
+static bool qd_site_failure(const dlv_reply *rep, size_t ngood, size_t n)
+{
+    if (ngood < n)
+        return true;                    /* the agent failed us */
+    for (size_t i = 0; i < n; i++)
+        if (rep[i].action != DLV_DEFERRED || strncmp(rep[i].dsn, "4.4.", 4) != 0)
+            return false;               /* the destination answered */
+    return true;                        /* all 4.4.x: network/routing */
+}
+
+/*
+ * qd_finish_job - apply the decoded replies rep[0..ngood) and defer the
+ * rest with dsn/why; feed the scheduler; free the job.
+ */
+static void qd_finish_job(qmgr *q, qmgr_job *job, const dlv_reply *rep,
+                          size_t ngood, const char *dsn, const char *why,
+                          time_t now)
+{
+    qm_outcome *out = xcalloc(job->nrcpt, sizeof(*out));
+    bool site = qd_site_failure(rep, ngood, job->nrcpt);
+    const char *fdsn = ngood < job->nrcpt ? dsn : ngood ? rep[0].dsn : "4.4.1";
+    const char *fwhy = ngood < job->nrcpt ? why : ngood ? rep[0].reason : "";
+
+    for (size_t i = 0; i < job->nrcpt; i++) {
+        if (i < ngood)
+            out[i] = (qm_outcome){rep[i].action, rep[i].dsn, rep[i].reason,
+                                  job->transport, true};
+        else
+            out[i] = (qm_outcome){DLV_DEFERRED, dsn, why, job->transport, false};
+    }
+    qmgr_sched_done(q->sched, job->dest, site, fdsn, fwhy, now);
+    qm_apply(q, job->msg, job->rcpt, out, job->nrcpt);
+    free(out);
+    qmgr_job_free(job);
+}
+
+/* qd_build - the request for a job (strings point into the message). */
+static void qd_build(const qmgr_job *job, dlv_request *req)
+{
+    const qm_msg *m = job->msg;
+    const qfile_env *env = &m->qf->env;
+
+    dlv_request_init(req);
+    req->queue_id = m->qid;
+    req->queue_name = spool_name(SPOOL_ACTIVE);
+    req->transport = job->transport;
+    req->nexthop = job->nexthop;
+    req->sender = env->sender;
+    req->arrival_time = env->arrival.tv_sec;
+    req->active_time = m->active_time;
+    req->size = m->qf->content_size;
+    req->body_type = env->body_type;
+    req->smtputf8 = env->smtputf8;
+    req->envid = env->envid ? env->envid : "";
+    req->ret = env->ret;
+    for (size_t i = 0; i < job->nrcpt; i++) {
+        const qfile_rcpt *r = &m->qf->rcpt[job->rcpt[i]];
+        dlv_rcpt dr = {r->address, r->orig, r->orcpt, r->notify,
+                       r->status_offset};
+
+        dlv_request_add_rcpt(req, &dr);
+    }
+}
+
+/* qd_connect - a non-blocking connection to private/<transport>; -1 errno. */
+static int qd_connect(qmgr *q, const char *transport)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd, saved;
+
+    if (spool_path(&q->sp, SPOOL_PRIVATE, transport, &q->path) < 0
+        || fmt_fixed(sun.sun_path, sizeof(sun.sun_path), "%s",
+                     sb_str(&q->path)) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0
+        || errno == EINPROGRESS)
+        return fd;
+    saved = errno;
+    (void)close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* qd_start - start one job: a connection, or an immediate outcome. */
+static void qd_start(qmgr *q, qmgr_job *job, time_t now)
+{
+    qm_conn *c = xcalloc(1, sizeof(*c));
+    strbuf why;
+
+    sb_init(&why, 1024);
+    qd_build(job, &c->req);
+    sb_init(&c->out, SB_NOLIMIT);
+    if (dlv_request_encode(&c->req, &c->out, &why) != DLV_OK) {
+        msg_warn("%s: cannot build delivery request: %s", c->req.queue_id,
+                 sb_str(&why));
+        qd_finish_job(q, job, NULL, 0, "4.3.5", "bad delivery request", now);
+    } else if ((c->fd = qd_connect(q, job->transport)) < 0) {
+        if (errno == EAGAIN) {          /* the agents are all busy */
+            qmgr_sched_requeue(q->sched, job);
+            q->pause_until = now + 1;
+        } else {
+            (void)sb_printf(&why, "mail transport unavailable: connect to "
+                            "private/%s: %m", job->transport);
+            msg_warn("%s", sb_str(&why));
+            qd_finish_job(q, job, NULL, 0, "4.3.0", sb_str(&why), now);
+        }
+    } else {
+        c->job = *job;
+        sb_init(&c->in, (size_t)job->nrcpt * (DLV_VALUE_MAX + 256) + 4096);
+        c->deadline = now + QMGR_DELIVERY_TIMEOUT;
+        c->next = q->conns;
+        q->conns = c;
+        q->nconns++;
+        sb_release(&why);
+        return;
+    }
+    dlv_request_free(&c->req);
+    sb_release(&c->out);
+    free(c);
+    sb_release(&why);
+}
+
+/* qm_dispatch - defer dead destinations' mail, start what windows allow. */
+void qm_dispatch(qmgr *q, time_t now)
+{
+    qmgr_job job;
+    const char *reason, *dsn;
+    strbuf why;
+
+    sb_init(&why, 4096);
+    while (qmgr_sched_next_dead(q->sched, now, &job, &reason, &dsn)) {
+        qm_outcome *out = xcalloc(job.nrcpt, sizeof(*out));
+
+        sb_reset(&why);
+        (void)sb_printf(&why, "delivery temporarily suspended: %s", reason);
+        for (size_t i = 0; i < job.nrcpt; i++)
+            out[i] = (qm_outcome){DLV_DEFERRED, dsn, sb_str(&why),
+                                  job.transport, false};
+        qm_apply(q, job.msg, job.rcpt, out, job.nrcpt);
+        free(out);
+        qmgr_job_free(&job);
+    }
+    sb_release(&why);
+    while (now >= q->pause_until && q->nconns < QMGR_CONN_MAX
+           && qmgr_sched_next(q->sched, now, &job))
+        qd_start(q, &job, now);
+}
+
+/* qd_unlink - take c off the connection list and free it. */
+static void qd_unlink(qmgr *q, qm_conn *c)
+{
+    qm_conn **pp = &q->conns;
+
+    while (*pp != c)
+        pp = &(*pp)->next;
+    *pp = c->next;
+    q->nconns--;
+    if (c->fd >= 0 && close(c->fd) < 0)
+        msg_warn("close agent connection: %m");
+    dlv_request_free(&c->req);
+    sb_release(&c->out);
+    sb_release(&c->in);
+    free(c);
+}
+
+/* qd_complete - the replies are in (or the agent went): apply, close. */
+static void qd_complete(qmgr *q, qm_conn *c, time_t now)
+{
+    dlv_reply *rep = xcalloc(c->job.nrcpt, sizeof(*rep));
+    size_t ngood = 0;
+    strbuf why;
+    int rc;
+
+    sb_init(&why, 1024);
+    rc = dlv_replies_parse(&c->req, sb_str(&c->in), sb_len(&c->in), rep,
+                           &ngood, &why);
+    if (rc == DLV_PROTO)
+        msg_warn("%s: delivery agent %s: %s", c->req.queue_id,
+                 c->job.transport, sb_str(&why));
+    qd_finish_job(q, &c->job, rep, ngood, "4.3.0",
+                  rc == DLV_PROTO ? "delivery agent protocol error"
+                  : "lost connection with delivery agent", now);
+    for (size_t i = 0; i < ngood; i++)
+        dlv_reply_free(&rep[i]);
+    free(rep);
+    sb_release(&why);
+    qd_unlink(q, c);
+}
+
+/* qd_fail - the connection broke before any reply could be read. */
+static void qd_fail(qmgr *q, qm_conn *c, const char *why, time_t now)
+{
+    msg_warn("%s: delivery agent %s: %s", c->req.queue_id, c->job.transport,
+             why);
+    qd_finish_job(q, &c->job, NULL, 0, "4.3.0", why, now);
+    qd_unlink(q, c);
+}
+
+/* qd_write - send more of the request. */
+static void qd_write(qmgr *q, qm_conn *c, time_t now)
+{
+    ssize_t n = send(c->fd, sb_str(&c->out) + c->sent,
+                     sb_len(&c->out) - c->sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+    if (n > 0)
+        c->sent += (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        qd_fail(q, c, "lost connection with delivery agent", now);
+}
+
+/* qd_read - take what the agent sent; complete when all replies are in. */
+static void qd_read(qmgr *q, qm_conn *c, time_t now)
+{
+    char buf[QD_READ_CHUNK];
+    ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n > 0 && sb_append(&c->in, buf, (size_t)n) < 0) {
+        qd_fail(q, c, "delivery agent protocol error", now);
+        return;
+    }
+    if (n <= 0 || dlv_replies_complete(sb_str(&c->in), sb_len(&c->in))
+        >= c->job.nrcpt)
+        qd_complete(q, c, now);
+}
+
+/* qm_conn_events - handle poll events on one connection. */
+void qm_conn_events(qmgr *q, qm_conn *c, short revents, time_t now)
+{
+    if ((revents & POLLOUT) && c->sent < sb_len(&c->out)) {
+        qd_write(q, c, now);
+        return;                         /* c may be gone */
+    }
+    if (revents & (POLLIN | POLLHUP | POLLERR))
+        qd_read(q, c, now);
+}
+
+/* qm_conn_timeouts - fail connections past their guard deadline. */
+void qm_conn_timeouts(qmgr *q, time_t now)
+{
+    qm_conn *c = q->conns, *next;
+
+    for (; c != NULL; c = next) {
+        next = c->next;
+        if (now >= c->deadline)
+            qd_fail(q, c, "timeout waiting for delivery agent", now);
+    }
+}
+
+/* qm_conn_close_all - abandon every connection (qmgr stops). */
+void qm_conn_close_all(qmgr *q)
+{
+    while (q->conns != NULL) {
+        qmgr_job_free(&q->conns->job);
+        qd_unlink(q, q->conns);
+    }
+}
