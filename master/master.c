@@ -76,12 +76,6 @@ void master_free(struct master *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* opt_time - a time parameter the registry may not know yet; seconds. */
-static long opt_time(const conf *c, const char *name, long def)
-{
-    return conf_param_find(name) ? conf_get_time(c, name) : def;
-}
-
 /* master_settings - copy the parameters ternd itself uses from m->cf. */
 static void master_settings(struct master *m, bool starting)
 {
@@ -95,12 +89,10 @@ static void master_settings(struct master *m, bool starting)
     }
     free(m->daemon_directory);
     m->daemon_directory = xstrdup(conf_get_str(m->cf, "daemon_directory"));
-    m->throttle_max_ms = 1000LL * opt_time(m->cf, "service_throttle_time",
-                                           MASTER_THROTTLE_MAX_S);
+    m->throttle_max_ms = 1000LL * conf_get_time(m->cf, "service_throttle_time");
     if (m->throttle_max_ms < MASTER_THROTTLE_FIRST_MS)
         m->throttle_max_ms = MASTER_THROTTLE_FIRST_MS;
-    m->stop_timeout_s = opt_time(m->cf, "ternd_stop_timeout",
-                                 MASTER_STOP_TIMEOUT_S);
+    m->stop_timeout_s = conf_get_time(m->cf, "ternd_stop_timeout");
     msg_set_syslog_name(conf_get_str(m->cf, "syslog_name"));
     if (msg_set_logfile(conf_get_str(m->cf, "maillog_file")) < 0)
         msg_warn("open maillog_file %s: %m", conf_get_str(m->cf, "maillog_file"));

@@ -34,9 +34,6 @@
 
 /* Throttle back-off: first delay; the cap is service_throttle_time. */
 #define MASTER_THROTTLE_FIRST_MS 1000
-#define MASTER_THROTTLE_MAX_S 60
-/* How long stop waits for sessions when ternd_stop_timeout is not set. */
-#define MASTER_STOP_TIMEOUT_S 30
 
 struct master_svc;
 

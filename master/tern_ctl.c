@@ -75,8 +75,7 @@ static int ctl_open(struct ctl *ctl, int argc, char **argv, bool strict,
         }
     }
     (void)master_pid_path(conf_get_str(c, "queue_directory"), &ctl->pidpath);
-    ctl->stop_timeout = conf_param_find("ternd_stop_timeout")
-        ? conf_get_time(c, "ternd_stop_timeout") : MASTER_STOP_TIMEOUT_S;
+    ctl->stop_timeout = conf_get_time(c, "ternd_stop_timeout");
     conf_free(c);
     return 0;
 }
