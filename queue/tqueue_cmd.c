@@ -58,7 +58,7 @@ struct tq_action {
     | TQ_BIT(SPOOL_ACTIVE) | TQ_BIT(SPOOL_DEFERRED) | TQ_BIT(SPOOL_HOLD))
 
 static const struct tq_action tq_actions[] = {
-    {"delete", "Deleted", TQ_ANY, -1, false},
+    {"delete", "Deleted", TQ_ANY & ~TQ_BIT(SPOOL_ACTIVE), -1, false},
     {"hold", "Placed on hold", TQ_BIT(SPOOL_INCOMING) | TQ_BIT(SPOOL_DEFERRED),
      SPOOL_HOLD, false},
     {"release", "Released from hold", TQ_BIT(SPOOL_HOLD), SPOOL_DEFERRED, true},
@@ -99,11 +99,6 @@ static void tq_apply(struct tq_run *r, const char *qid, enum spool_dir dir,
                      ? " while qmgr delivers it" : "");
             r->status = 1;
         }
-        return;
-    }
-    if (a->to < 0 && dir == SPOOL_ACTIVE) {
-        msg_warn("%s: message is being delivered (active): not deleted", qid);
-        r->status = 1;
         return;
     }
     rc = a->to < 0 ? qfile_remove(&r->sp, dir, qid)
