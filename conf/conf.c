@@ -366,6 +366,28 @@ static void conf_check_entry(struct conf *c, struct conf *root,
     sb_release(&err);
 }
 
+/*
+ * conf_expand_quietly - expand the definitions not from file (a service's
+ * main.cf part, already reported for the root) without new diagnostics,
+ * so per-transport values such as relaylim_destination_concurrency_limit
+ * read through a service's conf see main.cf.
+ */
+static void conf_expand_quietly(struct conf *c, const char *file)
+{
+    const char *value;
+    strbuf err;
+
+    sb_init(&err, 2048);
+    for (size_t i = 0; i < c->tab.n; i++) {
+        if (c->tab.v[i].ignored || c->tab.v[i].file == file)
+            continue;
+        sb_reset(&err);
+        if (conf_slot_get(c, c->tab.v[i].name, &value, &err) < 0)
+            continue;                   /* the root reported it */
+    }
+    sb_release(&err);
+}
+
 /* conf_type_params - expand every parameter and keep its typed form. */
 static void conf_type_params(struct conf *c)
 {
@@ -406,6 +428,7 @@ static void conf_build(struct conf *c, struct conf *root, const char *file)
     for (size_t i = 0; i < c->tab.n; i++)
         if (!c->tab.v[i].ignored && c->tab.v[i].file == file)
             conf_check_entry(c, root, &c->tab.v[i]);
+    conf_expand_quietly(c, file);
     conf_type_params(c);
 }
 
