@@ -23,7 +23,7 @@ static const struct spool_def {
     const char *name;
     mode_t mode;
 } spool_defs[SPOOL_NDIRS] = {
-    [SPOOL_MAILDROP] = {"maildrop", 01730},
+    [SPOOL_MAILDROP] = {"maildrop", 01770},
     [SPOOL_INCOMING] = {"incoming", 0700},
     [SPOOL_ACTIVE] = {"active", 0700},
     [SPOOL_DEFERRED] = {"deferred", 0700},

@@ -32,7 +32,7 @@ def sanitized():
 
 def make_spool(lab):
     """Create the spool directories with docs/queue.md modes (no ternd)."""
-    modes = {"maildrop": 0o1730, "public": 0o2710, "pid": 0o755}
+    modes = {"maildrop": 0o1770, "public": 0o2710, "pid": 0o755}
     os.makedirs(lab.spool, exist_ok=True)
     os.chmod(lab.spool, 0o755)
     for q in QUEUES:
@@ -54,7 +54,7 @@ def own_spool(lab):
     for q in QUEUES:
         path = os.path.join(lab.spool, q)
         os.chown(path, uid, gid if q in ("maildrop", "public") else -1)
-        os.chmod(path, {"maildrop": 0o1730, "public": 0o2710,
+        os.chmod(path, {"maildrop": 0o1770, "public": 0o2710,
                         "pid": 0o755}.get(q, 0o700))
 
 

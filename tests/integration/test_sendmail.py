@@ -273,9 +273,6 @@ class TestUnprivileged(SendmailBase):
         os.chown(os.path.join(cmd, "postdrop"), 0, gid)
         os.chmod(os.path.join(cmd, "postdrop"), 0o2755)
         os.chown(os.path.join(self.lab.spool, "maildrop"), 0, gid)
-        # group read is needed: postdrop fsyncs maildrop/ after the rename,
-        # and a directory can only be fsynced through a descriptor opened
-        # for reading (docs/queue.md's 1730 does not allow that).
         os.chmod(os.path.join(self.lab.spool, "maildrop"), 0o1770)
         for path in (self.lab.root, cmd, self.lab.config):
             os.chmod(path, 0o755)

@@ -124,7 +124,7 @@ class TerndTest(ternlab.TestCase):
         for name, want_gid, mode in (("incoming", gid, 0o700),
                                      ("deferred", gid, 0o700),
                                      ("private", gid, 0o700),
-                                     ("maildrop", setgid, 0o1730),
+                                     ("maildrop", setgid, 0o1770),
                                      ("public", setgid, 0o2710)):
             st = os.stat(os.path.join(self.lab.spool, name))
             self.assertEqual((st.st_uid, st.st_gid), (uid, want_gid), name)
