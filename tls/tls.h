@@ -1,0 +1,183 @@
+/*
+ * tls - OpenSSL for tern: the SMTP server's STARTTLS / wrapper mode now,
+ * the client's security levels later (DESIGN.md, tls/).
+ *
+ * A tls_server is built once per smtpd process from the service's
+ * configuration (smtpd_tls_* parameters): the OpenSSL context with the RSA
+ * and/or ECDSA certificates, protocol range, cipher grade, server cipher
+ * preference and session tickets. A configuration that makes no sense (an
+ * unknown level, protocol or cipher grade) is an error for the caller to
+ * refuse to start on. A certificate or key that cannot be used is NOT: as
+ * Postfix does, the server then still runs, logs why, answers STARTTLS with
+ * "454 4.7.0 TLS not available due to local problem" and, at level encrypt,
+ * never accepts mail in plaintext (fail closed).
+ *
+ * tls_server_start() turns one session's tio stream into TLS: it flushes
+ * pending output, DISCARDS every byte the client sent before the handshake
+ * (nothing pipelined after STARTTLS in plaintext can ever be executed: the
+ * CVE-2011-0411 class), puts the socket in non-blocking mode, runs the
+ * handshake under smtpd_starttls_timeout and installs a tio_ops adapter so
+ * the caller keeps using the same tio. The caller must reset its session
+ * state (HELO, MAIL, RCPT, SASL) after a successful start.
+ *
+ * Process-wide OpenSSL state is OpenSSL's own; this module keeps none.
+ * Callers must ignore SIGPIPE (the server skeleton does).
+ */
+#ifndef TERN_TLS_H
+#define TERN_TLS_H
+
+#include <stdbool.h>
+
+#include "common/strbuf.h"
+#include "common/tio.h"
+#include "conf/conf.h"
+
+/* ---- Security levels ---- */
+
+/* Server levels (smtpd_tls_security_level); the client adds more later. */
+enum tls_level {
+    TLS_LEV_NONE,               /* no STARTTLS */
+    TLS_LEV_MAY,                /* STARTTLS offered */
+    TLS_LEV_ENCRYPT,            /* STARTTLS required before mail */
+};
+
+/* tls_level_parse - "none" | "may" | "encrypt" (any case): 0, or -1. */
+int tls_level_parse(const char *name, enum tls_level *lev);
+
+/* tls_level_name - the name of a level. */
+const char *tls_level_name(enum tls_level lev);
+
+/* ---- Protocols and ciphers (Postfix syntax) ---- */
+
+/* Protocol bits of a parsed protocol list. */
+#define TLS_PROTO_SSLv2   (1u << 0)
+#define TLS_PROTO_SSLv3   (1u << 1)
+#define TLS_PROTO_TLSv1   (1u << 2)
+#define TLS_PROTO_TLSv1_1 (1u << 3)
+#define TLS_PROTO_TLSv1_2 (1u << 4)
+#define TLS_PROTO_TLSv1_3 (1u << 5)
+#define TLS_PROTO_ALL     ((1u << 6) - 1)
+
+/*
+ * tls_protocols_parse - the protocols a Postfix protocol list enables:
+ * ">=TLSv1.2", "<=TLSv1.3", exclusions "!SSLv2, !SSLv3" (everything else
+ * stays enabled) or inclusions "TLSv1.2 TLSv1.3", separated by commas,
+ * colons or white space; names in any case. An empty list enables all.
+ * Returns 0 with the TLS_PROTO_* set in *mask, or -1 with err naming the
+ * bad item (unknown name, or nothing left enabled).
+ */
+int tls_protocols_parse(const char *spec, unsigned *mask, strbuf *err);
+
+/* tls_protocol_names - the enabled protocols of mask as "TLSv1.2 TLSv1.3". */
+void tls_protocol_names(unsigned mask, strbuf *out);
+
+/*
+ * tls_cipher_list - the OpenSSL cipher string for a Postfix cipher grade
+ * ("high", "medium", "null"; "low" and "export" are treated as "medium")
+ * read from tls_<grade>_cipherlist of c, followed by ":!X" for every item
+ * of the exclude list ("aNULL, RC4"). 0, or -1 with err.
+ */
+int tls_cipher_list(const conf *c, const char *grade, const char *exclude,
+                    strbuf *out, strbuf *err);
+
+/* ---- The SMTP server side ---- */
+
+typedef struct tls_server tls_server;
+typedef struct tls_conn tls_conn;
+
+/*
+ * tls_server_open - the TLS side of one smtpd service from its effective
+ * configuration. NULL with err set on a configuration error (the service
+ * must not start). Otherwise never NULL; when certificates or keys cannot
+ * be used the reason is logged (and kept, see tls_server_error) and
+ * tls_server_ready() is false. Call before dropping privileges: the key
+ * files are often readable only by root.
+ */
+tls_server *tls_server_open(const conf *c, strbuf *err);
+
+/* tls_server_free - release the context (NULL is fine). */
+void tls_server_free(tls_server *ts);
+
+/* tls_server_level - the configured smtpd_tls_security_level. */
+enum tls_level tls_server_level(const tls_server *ts);
+
+/* tls_server_ready - a usable context exists (certificates loaded). */
+bool tls_server_ready(const tls_server *ts);
+
+/* tls_server_error - why it is not ready ("" when it is). */
+const char *tls_server_error(const tls_server *ts);
+
+/* tls_server_wrapper - smtpd_tls_wrappermode: TLS from the first byte. */
+bool tls_server_wrapper(const tls_server *ts);
+
+/* tls_server_offer - advertise STARTTLS in EHLO (level may/encrypt, no TLS yet). */
+bool tls_server_offer(const tls_server *ts, bool tls_active);
+
+/*
+ * tls_server_auth_ok - may AUTH be advertised and used now?
+ * False before TLS when smtpd_tls_auth_only = yes.
+ */
+bool tls_server_auth_ok(const tls_server *ts, bool tls_active);
+
+/*
+ * tls_server_needs_starttls - must the command verb be refused with
+ * TLS_REPLY_NEED_STARTTLS? True at level encrypt before TLS for every verb
+ * except EHLO, HELO, STARTTLS, NOOP, RSET and QUIT (any case).
+ */
+bool tls_server_needs_starttls(const tls_server *ts, bool tls_active,
+                               const char *verb);
+
+/* tls_server_received_header - smtpd_tls_received_header. */
+bool tls_server_received_header(const tls_server *ts);
+
+/* Replies, as Postfix words them. */
+#define TLS_REPLY_NEED_STARTTLS "530 5.7.0 Must issue a STARTTLS command first"
+#define TLS_REPLY_UNAVAILABLE "454 4.7.0 TLS not available due to local problem"
+#define TLS_REPLY_READY "220 2.0.0 Ready to start TLS"
+#define TLS_REPLY_ALREADY "554 5.5.1 Error: TLS already active"
+#define TLS_REPLY_SYNTAX "501 5.5.4 Syntax: STARTTLS"
+
+/*
+ * tls_server_start - the handshake on t's socket, after the caller sent
+ * TLS_REPLY_READY (or, in wrapper mode, before the greeting). Flushes t,
+ * discards buffered input (logged when not empty), runs the handshake
+ * within smtpd_starttls_timeout and routes t through TLS. client is
+ * "host[addr]" for log lines. On failure (logged as Postfix does) returns
+ * NULL with err set; t is left in plaintext and the caller disconnects.
+ */
+tls_conn *tls_server_start(tls_server *ts, tio *t, const char *client,
+                           strbuf *err);
+
+/*
+ * tls_conn_free - send close_notify if it can go without waiting and
+ * release the connection. Call after the last I/O on the tio (tio_free, or
+ * tio_set_ops(t, NULL)), never before: the tio still points at it.
+ */
+void tls_conn_free(tls_conn *tc);
+
+/* ---- What a connection negotiated (logging, Received, policy) ---- */
+
+struct tls_info {
+    const char *protocol;       /* "TLSv1.3" */
+    const char *cipher;         /* "TLS_AES_256_GCM_SHA384" */
+    int cipher_bits;            /* bits in use */
+    int alg_bits;               /* bits of the algorithm */
+    const char *peer_subject;   /* client certificate CN, NULL if none */
+    const char *peer_issuer;    /* its issuer's CN, NULL if none */
+    const char *peer_fingerprint; /* SHA-256 "AB:CD:..", NULL if none */
+    bool reused;                /* the session was resumed */
+};
+
+/* tls_conn_info - the negotiated parameters; owned by tc. */
+const struct tls_info *tls_conn_info(const tls_conn *tc);
+
+/* tls_info_summary - "TLSv1.3 with cipher X (256/256 bits)". 0 or -1. */
+int tls_info_summary(const struct tls_info *info, strbuf *out);
+
+/*
+ * tls_info_received - the Received: header clause Postfix writes with
+ * smtpd_tls_received_header: "(using TLSv1.3 with cipher X (256/256 bits))".
+ */
+int tls_info_received(const struct tls_info *info, strbuf *out);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * tls_private - what the files of tls/ share and nobody else sees: the
+ * server and connection structures, the tio adapter, the info filler and
+ * the session ticket keys.
+ */
+#ifndef TERN_TLS_PRIVATE_H
+#define TERN_TLS_PRIVATE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "tls/tls.h"
+
+/* One session ticket key (RFC 5077): name, AES-256 key, HMAC-SHA256 key. */
+#define TLS_TICKET_NAME_LEN 16
+#define TLS_TICKET_AES_LEN  32
+#define TLS_TICKET_HMAC_LEN 32
+#define TLS_TICKET_FILE_LEN \
+    (TLS_TICKET_NAME_LEN + TLS_TICKET_AES_LEN + TLS_TICKET_HMAC_LEN)
+
+struct tls_ticket_key {
+    unsigned char name[TLS_TICKET_NAME_LEN];
+    unsigned char aes[TLS_TICKET_AES_LEN];
+    unsigned char hmac[TLS_TICKET_HMAC_LEN];
+    bool set;
+};
+
+/* Ticket keys shared by the processes of a service through one file. */
+struct tls_tickets {
+    char *path;                 /* key file; NULL = in-process keys only */
+    long lifetime;              /* seconds a key encrypts new tickets */
+    struct tls_ticket_key cur;  /* encrypts; decrypts */
+    struct tls_ticket_key prev; /* decrypts tickets of the previous key */
+    time_t made;                /* when cur was made in-process (no file) */
+    bool warned;                /* the file problem was logged once */
+};
+
+struct tls_server {
+    enum tls_level level;
+    bool wrapper;
+    bool auth_only;
+    bool received_header;
+    int loglevel;
+    long timeout;               /* smtpd_starttls_timeout, seconds */
+    SSL_CTX *ctx;               /* NULL: not ready (see error) */
+    strbuf error;
+    struct tls_tickets tickets;
+};
+
+struct tls_conn {
+    SSL *ssl;
+    tio_ops ops;
+    struct tls_info info;
+    char *subject, *issuer, *fingerprint;   /* owned strings of info */
+};
+
+/* tls_fail - replace err with a formatted reason; returns -1. */
+int tls_fail(strbuf *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* tls_io_init - point tc->ops at SSL_read/SSL_write on tc->ssl. */
+void tls_io_init(tls_conn *tc);
+
+/* tls_log_errors - log and clear OpenSSL's error queue as warnings. */
+void tls_log_errors(void);
+
+/* tls_openssl_error - the newest queued OpenSSL error as text (clears). */
+void tls_openssl_error(strbuf *out);
+
+/* tls_info_fill - read the negotiated parameters of tc->ssl into tc->info. */
+void tls_info_fill(tls_conn *tc);
+
+/* tls_info_release - free what tls_info_fill allocated. */
+void tls_info_release(tls_conn *tc);
+
+/* tls_tickets_init - ticket state for key file path (NULL: in-process). */
+void tls_tickets_init(struct tls_tickets *tk, const char *path, long lifetime);
+
+/* tls_tickets_release - forget the keys (wiped). */
+void tls_tickets_release(struct tls_tickets *tk);
+
+/* tls_tickets_refresh - load, rotate or make the current key; logs trouble. */
+void tls_tickets_refresh(struct tls_tickets *tk);
+
+/* tls_tickets_install - have ctx encrypt tickets with tk's keys. 0 or -1. */
+int tls_tickets_install(SSL_CTX *ctx, struct tls_tickets *tk);
+
+#endif
