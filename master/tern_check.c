@@ -7,6 +7,7 @@
  * one, and counted; the caller's exit status follows the error count.
  */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "common/strbuf.h"
 #include "maps/maps.h"
 #include "master/tern_check.h"
+#include "queue/spool.h"
 
 #define EX_USAGE_CODE 64
 
@@ -132,6 +134,80 @@ void check_tables(const conf *c, struct check_report *r)
     }
 }
 
+/*
+ * spool_owners - who should own the spool directories: a root-owned
+ * queue_directory means a root start (mail_owner, setgid_group); any other
+ * owner ran tern itself and owns everything. -1 when an account is missing.
+ */
+static int spool_owners(const conf *c, uid_t top_uid, gid_t top_gid,
+                        uid_t *uid, gid_t *gid, gid_t *setgid,
+                        struct check_report *r)
+{
+    const struct passwd *pw;
+    const struct group *gr;
+
+    if (top_uid != 0) {
+        *uid = top_uid;
+        *gid = *setgid = top_gid;
+        return 0;
+    }
+    if ((pw = getpwnam(conf_get_str(c, "mail_owner"))) == NULL) {
+        check_error(r, "mail_owner user '%s' does not exist",
+                    conf_get_str(c, "mail_owner"));
+        return -1;
+    }
+    if ((gr = getgrnam(conf_get_str(c, "setgid_group"))) == NULL) {
+        check_error(r, "setgid_group group '%s' does not exist",
+                    conf_get_str(c, "setgid_group"));
+        return -1;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    *setgid = gr->gr_gid;
+    return 0;
+}
+
+/* check_spool_dirs - each spool directory's type, mode and owner. */
+static void check_spool_dirs(const conf *c, const char *dir,
+                             const struct stat *top, struct check_report *r)
+{
+    uid_t uid;
+    gid_t gid, setgid;
+    strbuf path;
+    struct stat st;
+
+    if (spool_owners(c, top->st_uid, top->st_gid, &uid, &gid, &setgid, r) < 0)
+        return;
+    sb_init(&path, 4096);
+    for (int i = 0; i < SPOOL_NDIRS; i++) {
+        bool root_dir = i == SPOOL_PID && top->st_uid == 0;
+        uid_t want_uid = root_dir ? 0 : uid;
+        gid_t want_gid = (i == SPOOL_MAILDROP || i == SPOOL_PUBLIC) ? setgid
+            : root_dir ? top->st_gid : gid;
+
+        sb_reset(&path);
+        if (sb_printf(&path, "%s/%s", dir, spool_name(i)) < 0)
+            continue;
+        if (lstat(sb_str(&path), &st) < 0) {
+            if (errno == ENOENT)
+                check_warning(r, "%s is missing (tern start creates it)",
+                              sb_str(&path));
+            else
+                check_error(r, "%s: %s", sb_str(&path), strerror(errno));
+        } else if (!S_ISDIR(st.st_mode)) {
+            check_error(r, "%s is not a directory", sb_str(&path));
+        } else if ((st.st_mode & 07777) != spool_mode(i)) {
+            check_error(r, "%s has mode %04o, expected %04o", sb_str(&path),
+                        (unsigned)(st.st_mode & 07777), (unsigned)spool_mode(i));
+        } else if (st.st_uid != want_uid || st.st_gid != want_gid) {
+            check_error(r, "%s is owned by %ld:%ld, expected %ld:%ld",
+                        sb_str(&path), (long)st.st_uid, (long)st.st_gid,
+                        (long)want_uid, (long)want_gid);
+        }
+    }
+    sb_release(&path);
+}
+
 void check_spool(const conf *c, struct check_report *r)
 {
     const char *dir = conf_get_str(c, "queue_directory");
@@ -155,6 +231,7 @@ void check_spool(const conf *c, struct check_report *r)
     if (st.st_mode & S_IWOTH)
         check_error(r, "queue_directory %s is writable by everyone (mode %04o)",
                     dir, (unsigned)(st.st_mode & 07777));
+    check_spool_dirs(c, dir, &st, r);
 }
 
 int check_main(int argc, char **argv)

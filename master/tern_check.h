@@ -30,9 +30,12 @@ void check_warning(struct check_report *r, const char *fmt, ...)
 void check_tables(const conf *c, struct check_report *r);
 
 /*
- * check_spool - the spool checks (hook for queue/: ownership and modes of
- * the queue directories). Today: queue_directory, if it exists, must be a
- * directory owned by the invoking user or by mail_owner.
+ * check_spool - queue_directory, if it exists, must be a directory owned
+ * by the invoking user or mail_owner and not world-writable; each spool
+ * directory must have its spool_mode() and the owner a start gives it
+ * (root start: mail_owner, setgid_group for maildrop/ and public/, root
+ * for pid/; other starts: the owner of queue_directory). A missing one is
+ * a warning: tern start creates it.
  */
 void check_spool(const conf *c, struct check_report *r);
 

@@ -115,6 +115,30 @@ class TernCheck(ternlab.TestCase):
         self.assertIn(f"queue_directory {self.lab.spool} is not a directory", res.stderr)
         os.unlink(self.lab.spool)
 
+    def test_spool_modes_and_owners_after_start(self):
+        self.lab.write("master.cf", "pickup unix n - n 60 1 pickup\n")
+        self.lab.start_tern()
+        self.lab.stop_tern()
+        res = self.check(0)
+        self.assertNotIn(self.lab.spool, res.stderr)
+        incoming = os.path.join(self.lab.spool, "incoming")
+        os.chmod(incoming, 0o755)
+        res = self.check(1)
+        self.assertIn(f"{incoming} has mode 0755, expected 0700", res.stderr)
+        os.chmod(incoming, 0o700)
+        if os.geteuid() == 0:           # only root may give it away
+            maildrop = os.path.join(self.lab.spool, "maildrop")
+            st = os.stat(maildrop)
+            os.chown(maildrop, st.st_uid, st.st_gid + 1)
+            res = self.check(1)
+            self.assertIn(f"{maildrop} is owned by {st.st_uid}:"
+                          f"{st.st_gid + 1}, expected {st.st_uid}:{st.st_gid}",
+                          res.stderr)
+            os.chown(maildrop, st.st_uid, st.st_gid)
+        os.rmdir(os.path.join(self.lab.spool, "hold"))
+        res = self.check(0)
+        self.assertIn("hold is missing (tern start creates it)", res.stderr)
+
     def test_nul_and_overlong_lines(self):
         with open(self.main_path, "ab") as f:
             f.write(b"mail_name = a\0b\n")
