@@ -25,6 +25,7 @@ static char *tls_info_cn(const X509_NAME *name)
     const ASN1_STRING *data;
     const unsigned char *p;
     strbuf sb;
+    char *s;
     int idx, len;
 
     if (name == NULL
@@ -39,7 +40,9 @@ static char *tls_info_cn(const X509_NAME *name)
         if (sb_putc(&sb, p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?') < 0)
             break;
     }
-    return sb_detach(&sb);
+    s = sb_detach(&sb);
+    sb_release(&sb);          /* detach leaves a fresh empty buffer */
+    return s;
 }
 
 /* tls_info_fingerprint - "AB:CD:..." SHA-256 of the DER certificate. */
@@ -48,6 +51,7 @@ static char *tls_info_fingerprint(const X509 *cert)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     strbuf sb;
+    char *s;
 
     if (X509_digest(cert, EVP_sha256(), md, &n) != 1)
         return NULL;
@@ -56,7 +60,9 @@ static char *tls_info_fingerprint(const X509 *cert)
         if (sb_printf(&sb, i == 0 ? "%02X" : ":%02X", md[i]) < 0)
             break;
     }
-    return sb_detach(&sb);
+    s = sb_detach(&sb);
+    sb_release(&sb);          /* detach leaves a fresh empty buffer */
+    return s;
 }
 
 /* tls_info_fill - read the negotiated parameters into tc->info. */

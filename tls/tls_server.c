@@ -238,6 +238,7 @@ static SSL_CTX *tls_ctx_new(const tls_server *ts)
 static char *tls_ticket_path(const conf *c)
 {
     strbuf sb;
+    char *s;
 
     sb_init(&sb, TLS_PATH_MAX);
     if (sb_printf(&sb, "%s/private/tls_ticket_key",
@@ -245,7 +246,9 @@ static char *tls_ticket_path(const conf *c)
         sb_release(&sb);
         return NULL;
     }
-    return sb_detach(&sb);
+    s = sb_detach(&sb);
+    sb_release(&sb);          /* detach leaves a fresh empty buffer */
+    return s;
 }
 
 /* tls_server_settings - the plain parameters; -1 + err on a bad level. */
