@@ -40,6 +40,7 @@ struct qfile_writer {
     enum qfile_wstate state;
     bool failed;
     strbuf err;
+    char qid[QID_SIZE];                 /* reserved ID, "" = chosen at commit */
 };
 
 /* qfile_text_ok - text fields hold no control bytes (8-bit is fine). */
@@ -389,7 +390,15 @@ int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size)
         qfile_abort(w);
         return -1;
     }
-    if (qid_claim(gen, dirfd, w->tmpname, w->fd, qid, qid_size) < 0) {
+    if (w->qid[0] != '\0') {
+        if (fmt_fixed(qid, qid_size, "%s", w->qid) < 0
+            || renameat2(dirfd, w->tmpname, dirfd, w->qid,
+                         RENAME_NOREPLACE) < 0) {
+            msg_warn("name queue file %s as %s: %m", w->tmpname, w->qid);
+            qfile_abort(w);
+            return -1;
+        }
+    } else if (qid_claim(gen, dirfd, w->tmpname, w->fd, qid, qid_size) < 0) {
         msg_warn("name queue file %s: %m", w->tmpname);
         qfile_abort(w);
         return -1;
@@ -403,6 +412,21 @@ int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size)
     }
     qfile_free(w);
     return 0;
+}
+
+/* qfile_reserve_id - the queue ID, chosen now from the file's inode. */
+int qfile_reserve_id(qfile_writer *w, qid_gen *gen, char *qid,
+                     size_t qid_size)
+{
+    struct stat st;
+
+    if (w->qid[0] == '\0'
+        && (fstat(w->fd, &st) < 0
+            || qid_next(gen, (uint64_t)st.st_ino, w->qid, sizeof(w->qid)) < 0)) {
+        w->qid[0] = '\0';
+        return -1;
+    }
+    return fmt_fixed(qid, qid_size, "%s", w->qid);
 }
 
 /* qfile_abort - drop the temporary file. */

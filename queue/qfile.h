@@ -151,6 +151,16 @@ int qfile_write_content(qfile_writer *w, const void *buf, size_t len);
  */
 int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size);
 
+/*
+ * qfile_reserve_id - choose the queue ID now, from the temporary file's
+ * inode (unique among live files), so a writer that must log it or put it
+ * in a Received: header before the content (smtpd) knows it early;
+ * qfile_commit then names the file by exactly this ID (no-replace rename).
+ * Calling it again gives the same ID. 0, or -1 with errno.
+ */
+int qfile_reserve_id(qfile_writer *w, qid_gen *gen, char *qid,
+                     size_t qid_size);
+
 /* qfile_abort - remove the temporary file and free w (NULL is fine). */
 void qfile_abort(qfile_writer *w);
 

@@ -1,0 +1,175 @@
+/*
+ * smtpd_sess - the SMTP server's session and process state, shared by
+ * the smtpd_*.c files of this folder only (not an API for other folders).
+ *
+ * Plug-in points for the parts that come later:
+ *  - restrictions: smtpd_relay_check() in smtpd_relay.c is the one place
+ *    that decides RCPT today (Postfix's default relay rule); the restriction
+ *    engine (smtpd_check.[ch], restrict_*) replaces its call in smtpd_mail.c.
+ *  - STARTTLS: smtpd_verb_starttls() in smtpd_proto.c; sess->tls and
+ *    sess->tls_info (the Received: cipher clause) are what tls/ fills, and
+ *    tio_set_ops() after tio_discard_input() slides TLS under sess->t.
+ *  - AUTH: smtpd_verb_auth() in smtpd_proto.c; sess->sasl_method and
+ *    sess->sasl_user are stored in the queue file and logged by client=.
+ *  - cleanup: smtpd_queue_*() in smtpd_queue.c is the only path from the
+ *    session to the queue file writer (envelope, recipients, content).
+ */
+#ifndef TERN_SMTPD_SESS_H
+#define TERN_SMTPD_SESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cidr.h"
+#include "common/dns.h"
+#include "common/strbuf.h"
+#include "common/tio.h"
+#include "conf/conf.h"
+#include "queue/qfile.h"
+#include "queue/qid.h"
+#include "queue/route.h"
+#include "queue/spool.h"
+#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_args.h"
+#include "smtpd/smtpd_fmt.h"
+
+/* Milliseconds the server listens for a client that talks first. */
+#define SMTPD_PREGREET_MS 300
+
+/* Parameters read once per process. */
+struct smtpd_params {
+    const char *myhostname, *mail_name, *banner, *myorigin;
+    const char *queue_directory;
+    size_t line_limit;          /* line_length_limit */
+    size_t rcpt_limit;          /* smtpd_recipient_limit */
+    uint64_t size_limit;        /* message_size_limit, 0 = none */
+    size_t header_limit;        /* header_size_limit */
+    int timeout;                /* smtpd_timeout, seconds */
+    unsigned hard_limit, soft_limit, junk_limit;
+    int error_sleep;            /* smtpd_error_sleep_time, seconds */
+    unsigned conn_limit;        /* smtpd_client_connection_count_limit */
+    bool disable_vrfy;
+    bool forbid_bare_newline;
+    bool sasl_auth_header;      /* smtpd_sasl_authenticated_header */
+    unsigned ext;               /* EHLO keywords left after discarding */
+};
+
+struct smtpd_ctx {
+    const conf *cf;
+    char *service;              /* master.cf service name ("smtp") */
+    struct smtpd_params p;
+    spool sp;
+    qid_gen gen;
+    route_ctx *route;
+    dns_ctx *dns;               /* NULL: client names are "unknown" */
+    struct cidr *nets;          /* mynetworks */
+    size_t nnets;
+    int conn_dirfd;             /* private/.smtpd-clients, -1 = no limit */
+};
+
+/* Counters of the disconnect line, in Postfix's order. */
+enum smtpd_cmd_id {
+    SMTPD_C_HELO, SMTPD_C_EHLO, SMTPD_C_STARTTLS, SMTPD_C_AUTH, SMTPD_C_MAIL,
+    SMTPD_C_RCPT, SMTPD_C_DATA, SMTPD_C_BDAT, SMTPD_C_RSET, SMTPD_C_NOOP,
+    SMTPD_C_VRFY, SMTPD_C_ETRN, SMTPD_C_QUIT, SMTPD_C_HELP, SMTPD_C_UNKNOWN,
+    SMTPD_C_COUNT
+};
+
+/* What a verb's action reports. */
+enum smtpd_result {
+    SMTPD_OK,                   /* success */
+    SMTPD_FAIL,                 /* failed; counts as a client error */
+    SMTPD_FAIL_QUIET,           /* failed, not counted as an error */
+};
+
+/* The envelope of the open transaction. */
+struct smtpd_txn {
+    bool active;                /* MAIL accepted */
+    struct smtpd_mail_args mail;
+    strbuf sender;              /* internal form, qualified; "" = <> */
+    size_t nrcpt;
+    strbuf first_rcpt;          /* for Received: "for <...>" */
+    qfile_writer *w;            /* open queue file, NULL before 1st RCPT */
+    char qid[QID_SIZE];
+    bool bdat;                  /* BDAT chunks have started */
+    bool bdat_failed;           /* a chunk failed: refuse until LAST */
+    bool received_done;         /* Received: header written */
+    bool nul, too_big;          /* content problems found so far */
+    uint64_t size;              /* client content bytes */
+    /* header_size_limit filter state (cleanup's job, done here for now) */
+    bool in_header, hdr_bol, hdr_drop;
+    size_t hdr_len;
+    bool bdat_cr;               /* BDAT: the previous byte was CR */
+    bool bdat_lf;               /* BDAT: the previous byte was LF */
+    bool write_failed;          /* a queue file write failed */
+};
+
+typedef struct smtpd_sess {
+    smtpd_ctx *ctx;
+    tio *t;
+    int fd;
+    char addr[DNS_TEXT_ADDR];   /* client address text */
+    strbuf name;                /* verified client name or "unknown" */
+    strbuf namaddr;             /* "name[addr]" for log lines */
+    strbuf line;                /* the current command line */
+    strbuf reply;               /* scratch for replies */
+    strbuf tmp;                 /* scratch */
+    strbuf helo;                /* HELO/EHLO argument, "" = none */
+    bool esmtp;                 /* EHLO was used */
+    unsigned ext;               /* extensions offered (after EHLO) */
+    bool trusted;               /* client in mynetworks */
+    bool tls;                   /* filled by tls/ after STARTTLS */
+    strbuf tls_info;            /* Received: cipher clause, "" = none */
+    strbuf sasl_method, sasl_user;   /* filled by AUTH once it exists */
+    struct smtpd_txn txn;
+    unsigned errors, junk;
+    struct smtpd_count counts[SMTPD_C_COUNT];
+    const char *where;           /* "CONNECT", "EHLO", ... for log lines */
+    bool ill_pipelining;        /* improper pipelining seen (sticky) */
+    bool quit;                  /* end the session after this command */
+    /* a line read ahead to log improper pipelining */
+    bool have_stash;
+    enum tio_status stash_status;
+    unsigned stash_flags;
+    strbuf stash;
+    int conn_fd;                /* connection-count lock, -1 = none */
+} smtpd_sess;
+
+/* smtpd_proto.c */
+void smtpd_reply(smtpd_sess *s, const char *text);
+void smtpd_replyf(smtpd_sess *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void smtpd_log_reject(smtpd_sess *s, const char *stage, const char *reply,
+                      const char *rcpt);
+void smtpd_txn_reset(smtpd_sess *s);
+int smtpd_io_status(smtpd_sess *s, enum tio_status st);
+
+/* smtpd_mail.c */
+enum smtpd_result smtpd_verb_mail(smtpd_sess *s, const char *arg, size_t len);
+enum smtpd_result smtpd_verb_rcpt(smtpd_sess *s, const char *arg, size_t len);
+
+/* smtpd_data.c */
+enum smtpd_result smtpd_verb_data(smtpd_sess *s, const char *arg, size_t len);
+enum smtpd_result smtpd_verb_bdat(smtpd_sess *s, const char *arg, size_t len);
+
+/* smtpd_queue.c: the one path to the queue file (cleanup slots in here) */
+int smtpd_queue_open(smtpd_sess *s);
+int smtpd_queue_rcpt(smtpd_sess *s, const struct smtpd_rcpt_args *r,
+                     const char *address);
+int smtpd_queue_content(smtpd_sess *s, const char *buf, size_t len);
+int smtpd_queue_commit(smtpd_sess *s);
+void smtpd_queue_abort(smtpd_sess *s);
+
+/* smtpd_relay.c */
+int smtpd_nets_parse(smtpd_ctx *ctx, strbuf *why);
+bool smtpd_nets_match(const smtpd_ctx *ctx, const char *addr);
+const char *smtpd_relay_check(smtpd_sess *s, const char *rcpt, strbuf *reply);
+
+/* smtpd_client.c */
+void smtpd_client_identify(smtpd_sess *s);
+int smtpd_client_conn_open(smtpd_ctx *ctx);
+bool smtpd_client_conn_take(smtpd_sess *s);
+void smtpd_client_conn_release(smtpd_sess *s);
+
+#endif
