@@ -278,6 +278,12 @@ static enum restrict_result unknown(struct rctx *x, bool is_sender, int code,
                            show ? " table" : "");
 }
 
+/* unknown_as - a find_user() result, "not found" becoming code. */
+static int unknown_as(int found, int code)
+{
+    return found == 0 ? code : found;
+}
+
 /* restrict_rcpt_maps - Postfix's check_rcpt_maps for either address. */
 enum restrict_result restrict_rcpt_maps(struct rctx *x, const char *addr,
                                         bool is_sender)
@@ -306,14 +312,15 @@ enum restrict_result restrict_rcpt_maps(struct rctx *x, const char *addr,
                                          local)) != 0)
             ;                           /* an alias: known, or an error */
         else if (local && rs->local_check && !local_exempt(rs, full))
-            f = find_user(rs, rs->local_maps, rs->local_passwd, full, true)
-                ? 1 : 2;
+            f = unknown_as(find_user(rs, rs->local_maps, rs->local_passwd,
+                                     full, true), 2);
         else if (r.rclass == ROUTE_CLASS_ALIAS)
             f = 3;
         else if (r.rclass == ROUTE_CLASS_VIRTUAL && rs->vmailbox)
-            f = find_user(rs, rs->vmailbox, false, full, false) ? 1 : 4;
+            f = unknown_as(find_user(rs, rs->vmailbox, false, full, false), 4);
         else if (r.rclass == ROUTE_CLASS_RELAY && rs->relay_rcpt)
-            f = find_user(rs, rs->relay_rcpt, false, full, false) ? 1 : 5;
+            f = unknown_as(find_user(rs, rs->relay_rcpt, false, full, false),
+                           5);
         break;
     }
     }

@@ -445,6 +445,11 @@ static void run_golden(const char *name)
 GOLDEN(basic)
 GOLDEN(delay)
 GOLDEN(access)
+GOLDEN(defer)
+GOLDEN(unlisted)
+GOLDEN(syntax)
+GOLDEN(compile)
+GOLDEN(login)
 
 int main(void)
 {
@@ -452,6 +457,11 @@ int main(void)
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_delay),
         cmocka_unit_test(test_access),
+        cmocka_unit_test(test_defer),
+        cmocka_unit_test(test_unlisted),
+        cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_compile),
+        cmocka_unit_test(test_login),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
