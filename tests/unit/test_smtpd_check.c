@@ -58,6 +58,15 @@ struct run {
     char *client_name, *client_addr;
 };
 
+/* detach - the contents as a string the caller frees; sb is released. */
+static char *detach(strbuf *sb)
+{
+    char *s = sb_detach(sb);
+
+    sb_release(sb);
+    return s;
+}
+
 /* slurp - a whole file, or NULL. */
 static char *slurp(const char *path)
 {
@@ -72,7 +81,7 @@ static char *slurp(const char *path)
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
         assert_int_equal(sb_append(&sb, buf, n), 0);
     assert_int_equal(fclose(f), 0);
-    return sb_detach(&sb);
+    return detach(&sb);
 }
 
 /* put - append a line, showing the temp directory as @DIR@. */
@@ -121,7 +130,7 @@ static char *subst_dir(const struct run *r, const char *text, size_t len)
             assert_int_equal(sb_putc(&sb, text[i++]), 0);
         }
     }
-    return sb_detach(&sb);
+    return detach(&sb);
 }
 
 /* write_file - dir/name = text[0..len) after @DIR@ substitution. */
