@@ -160,18 +160,19 @@ class TestQmgr(QmgrLab):
         # ternd starts qmgr again on its next wake-up (pickup, the master.cf
         # wake-up timer, or a flush); do not wait 300 s for the timer.
         ternlab.wait_until(lambda: self.lab.tern("queue", "flush").returncode
-                           == 0 and self.lab.maillog().count(": removed")
-                           >= nmsg, timeout=60, interval=1,
-                           what="every message removed")
-        ternlab.wait_until(lambda: self.queue_files() == [], timeout=30,
-                           what="empty queue")
+                           == 0 and self.queue_files() == []
+                           and self.lab.maillog().count(": removed")
+                           >= nmsg - 1, timeout=60, interval=1,
+                           what="an empty queue")
         log = self.lab.maillog()
         submitted = set(self.qids(r"uid=\d+ from="))   # pickup's lines
-        removed = set(self.qids(r"removed"))
         self.assertEqual(len(submitted), nmsg)
-        self.assertEqual(removed, submitted)
-        for rcpt in rcpts:
-            self.assertGreaterEqual(log.count(f"to=<{rcpt}>"), nmsg)
+        # "removed" may be lost for the one message whose unlink the kill
+        # interrupted; its recipients must all have been delivered though.
+        self.assertLessEqual(set(self.qids(r"removed")), submitted)
+        for qid in submitted:
+            for rcpt in rcpts:
+                self.assertIn(f"{qid}: to=<{rcpt}>, relay=none", log)
 
     def test_oneshot_one_attempt(self):
         if not os.path.exists(os.path.join(ternlab.BUILD, "libexec", "tern",
