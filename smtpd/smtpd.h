@@ -14,11 +14,19 @@
 
 #include "common/strbuf.h"
 #include "conf/conf.h"
+#include "tls/tls.h"
 
 typedef struct smtpd_ctx smtpd_ctx;
 
 /* smtpd_ctx_new - per-process state for a master.cf service; NULL + why. */
 smtpd_ctx *smtpd_ctx_new(const conf *cf, const char *service, strbuf *why);
+
+/*
+ * smtpd_ctx_adopt_tls - give ctx the service's TLS side (tls_server_open,
+ * called before the privilege drop so root-only keys load); ctx owns it.
+ * Without it the server offers no TLS.
+ */
+void smtpd_ctx_adopt_tls(smtpd_ctx *ctx, tls_server *ts);
 
 /* smtpd_ctx_free - release it (NULL is fine). */
 void smtpd_ctx_free(smtpd_ctx *ctx);

@@ -113,6 +113,7 @@ void smtpd_ctx_free(smtpd_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    smtpd_tls_ctx_free(ctx);
     if (ctx->route)
         route_close(ctx->route);
     if (ctx->dns)

@@ -7,9 +7,24 @@
 #include "master/server.h"
 #include "smtpd/smtpd.h"
 
+/* smtpd_srv_pre_drop - TLS keys are often readable only by root. */
+static int smtpd_srv_pre_drop(server *srv)
+{
+    strbuf why;
+    tls_server *ts;
+
+    sb_init(&why, 1024);
+    if ((ts = tls_server_open(server_conf(srv), &why)) == NULL)
+        msg_warn("%s", sb_str(&why));
+    sb_release(&why);
+    server_set_app(srv, ts);    /* until init hands it to the context */
+    return ts ? 0 : -1;
+}
+
 /* smtpd_srv_init - per-process state from the service's configuration. */
 static int smtpd_srv_init(server *srv)
 {
+    tls_server *ts = server_app(srv);
     strbuf why;
     smtpd_ctx *ctx;
 
@@ -18,6 +33,10 @@ static int smtpd_srv_init(server *srv)
     if (ctx == NULL)
         msg_warn("%s", sb_str(&why));
     sb_release(&why);
+    if (ctx != NULL)
+        smtpd_ctx_adopt_tls(ctx, ts);
+    else
+        tls_server_free(ts);
     server_set_app(srv, ctx);
     return ctx ? 0 : -1;
 }
@@ -31,7 +50,8 @@ static void smtpd_srv_session(server *srv, int fd)
 int main(int argc, char **argv)
 {
     static const struct server_ops ops = {
-        .program = "smtpd", .mode = SERVER_SESSION, .init = smtpd_srv_init,
+        .program = "smtpd", .mode = SERVER_SESSION,
+        .pre_drop = smtpd_srv_pre_drop, .init = smtpd_srv_init,
         .session = smtpd_srv_session,
     };
 

@@ -169,7 +169,7 @@ static enum smtpd_result verb_hello(smtpd_sess *s, const char *arg,
                     || arg[i] == 0x7f ? '?' : arg[i]) < 0)
             break;
     s->esmtp = esmtp;
-    s->ext = esmtp ? s->ctx->p.ext : 0;
+    s->ext = esmtp ? smtpd_tls_ext(s, s->ctx->p.ext) : 0;
     return SMTPD_OK;
 }
 
@@ -290,18 +290,11 @@ static enum smtpd_result verb_etrn(smtpd_sess *s, const char *arg, size_t len)
     return SMTPD_FAIL;
 }
 
-/*
- * verb_starttls - where tls/ plugs in: flush, tio_discard_input(), hand
- * sess->t to the TLS server, set sess->tls / tls_info, reset the session.
- * Until then STARTTLS is not advertised and refused.
- */
+/* verb_starttls - STARTTLS: smtpd_tls.c (handshake, then a fresh session). */
 static enum smtpd_result verb_starttls(smtpd_sess *s, const char *arg,
                                        size_t len)
 {
-    (void)arg;
-    (void)len;
-    smtpd_reply(s, "502 5.5.1 Error: command not implemented");
-    return SMTPD_FAIL;
+    return smtpd_tls_starttls(s, arg, len);
 }
 
 /*
@@ -449,7 +442,8 @@ static void dispatch(smtpd_sess *s)
     }
     if ((v->flags & V_JUNK) && s->junk++ >= s->ctx->p.junk_limit)
         s->errors++;
-    if (v->check && (why = v->check(s)) != NULL) {
+    if ((why = smtpd_tls_gate(s, v->name)) != NULL
+        || (v->check && (why = v->check(s)) != NULL)) {
         smtpd_reply(s, why);
         r = SMTPD_FAIL;
     } else {
@@ -550,6 +544,7 @@ static void sess_free(smtpd_sess *s)
     smtpd_mail_args_release(&s->txn.mail);
     smtpd_client_conn_release(s);
     tio_free(s->t);
+    smtpd_tls_end(s);           /* after the stream that points at it */
     sb_release(&s->txn.sender);
     sb_release(&s->txn.first_rcpt);
     sb_release(&s->name);
@@ -577,7 +572,7 @@ void smtpd_serve(smtpd_ctx *ctx, int fd)
         smtpd_replyf(&s, "421 4.7.0 %s Error: too many connections from %s",
                      ctx->p.myhostname, s.addr);
         (void)tio_flush(s.t);
-    } else {
+    } else if (smtpd_tls_wrapper(&s)) {     /* TLS first on port 465 */
         if (tio_readable(s.t, SMTPD_PREGREET_MS) == 1)
             pipe_flag(&s, "CONNECT");
         smtpd_replyf(&s, "220 %s", ctx->p.banner);

@@ -33,6 +33,7 @@
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_args.h"
 #include "smtpd/smtpd_fmt.h"
+#include "tls/tls.h"
 
 /* Milliseconds the server listens for a client that talks first. */
 #define SMTPD_PREGREET_MS 300
@@ -66,6 +67,7 @@ struct smtpd_ctx {
     struct cidr *nets;          /* mynetworks */
     size_t nnets;
     int conn_dirfd;             /* private/.smtpd-clients, -1 = no limit */
+    tls_server *tls;            /* smtpd_tls.c: STARTTLS / wrapper mode */
 };
 
 /* Counters of the disconnect line, in Postfix's order. */
@@ -120,6 +122,7 @@ typedef struct smtpd_sess {
     unsigned ext;               /* extensions offered (after EHLO) */
     bool trusted;               /* client in mynetworks */
     bool tls;                   /* filled by tls/ after STARTTLS */
+    tls_conn *tls_conn;         /* smtpd_tls.c; freed after tio_free */
     strbuf tls_info;            /* Received: cipher clause, "" = none */
     strbuf sasl_method, sasl_user;   /* filled by AUTH once it exists */
     struct smtpd_txn txn;
@@ -165,6 +168,15 @@ void smtpd_queue_abort(smtpd_sess *s);
 int smtpd_nets_parse(smtpd_ctx *ctx, strbuf *why);
 bool smtpd_nets_match(const smtpd_ctx *ctx, const char *addr);
 const char *smtpd_relay_check(smtpd_sess *s, const char *rcpt, strbuf *reply);
+
+/* smtpd_tls.c: STARTTLS, wrapper mode, the encrypt gate, TLS EHLO words */
+void smtpd_tls_ctx_free(smtpd_ctx *ctx);
+unsigned smtpd_tls_ext(const smtpd_sess *s, unsigned ext);
+const char *smtpd_tls_gate(const smtpd_sess *s, const char *verb);
+enum smtpd_result smtpd_tls_starttls(smtpd_sess *s, const char *arg,
+                                     size_t len);
+bool smtpd_tls_wrapper(smtpd_sess *s);
+void smtpd_tls_end(smtpd_sess *s);
 
 /* smtpd_client.c */
 void smtpd_client_identify(smtpd_sess *s);
