@@ -70,6 +70,21 @@ void msg_open(const char *program, int flags)
     msg_update_ident();
 }
 
+/* msg_set_program - rename the program, destinations unchanged. */
+void msg_set_program(const char *program)
+{
+    if (strcmp(program, msg_program) == 0)
+        return;
+    msg_copy_name(msg_program, sizeof(msg_program), program);
+    msg_update_ident();
+}
+
+/* msg_get_program - the program name lines carry now. */
+const char *msg_get_program(void)
+{
+    return msg_program;
+}
+
 void msg_set_syslog_name(const char *name)
 {
     msg_copy_name(msg_syslog_name, sizeof(msg_syslog_name),

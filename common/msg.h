@@ -25,6 +25,13 @@ enum msg_level { MSG_INFO, MSG_WARN, MSG_FATAL, MSG_PANIC };
 /* msg_open - name the program ("smtpd", "tern") and choose destinations. */
 void msg_open(const char *program, int flags);
 
+/*
+ * msg_set_program - change only the program name of later lines (e.g. the
+ * cleanup library logs as "cleanup" from smtpd and pickup, as Postfix's
+ * cleanup daemon does); msg_get_program - the current name.
+ */
+void msg_set_program(const char *program);
+const char *msg_get_program(void);
 /* msg_set_syslog_name - replace the "tern" prefix (syslog_name). */
 void msg_set_syslog_name(const char *name);
 

@@ -119,18 +119,21 @@ void sm_addrs_free(sm_addrs *a)
     for (size_t i = 0; i < a->count; i++)
         free(a->items[i]);
     free(a->items);
+    free(a->spans);
     memset(a, 0, sizeof(*a));
 }
 
-/* sm_addrs_add - append a copy of s; -1 when the list is full. */
-static int sm_addrs_add(sm_addrs *a, const char *s)
+/* sm_addrs_add - append a copy of s written at span; -1 when full. */
+static int sm_addrs_add(sm_addrs *a, const char *s, sm_span span)
 {
     if (a->count >= a->max)
         return -1;
     if (a->count == a->cap) {
         a->cap = a->cap ? 2 * a->cap : 8;
         a->items = xreallocarray(a->items, a->cap, sizeof(*a->items));
+        a->spans = xreallocarray(a->spans, a->cap, sizeof(*a->spans));
     }
+    a->spans[a->count] = span;
     a->items[a->count++] = xstrdup(s);
     return 0;
 }
@@ -142,12 +145,18 @@ struct sm_scan {
     bool in_angle, seen_angle;
     bool gap;                   /* white space since the last spec byte */
     bool words;                 /* two words with no '<': not an address */
+    sm_span spec_at, angle_at;  /* where spec / angle text was written */
 };
 
-/* sm_scan_put - add one byte to the current address text. */
-static int sm_scan_put(struct sm_scan *s, char c)
+/* sm_scan_put - add one byte (written at text offset at) to the address. */
+static int sm_scan_put(struct sm_scan *s, char c, size_t at)
 {
     strbuf *sb = s->in_angle ? &s->angle : &s->spec;
+    sm_span *span = s->in_angle ? &s->angle_at : &s->spec_at;
+
+    if (sb_len(sb) == 0)
+        span->start = at;
+    span->end = at + 1;
 
     if (!s->in_angle && s->gap && sb_len(sb) > 0) {
         char last = sb_str(sb)[sb_len(sb) - 1];
@@ -172,7 +181,9 @@ static int sm_scan_flush(struct sm_scan *s, sm_addrs *out, strbuf *why)
         (void)sb_printf(why, "bad address syntax in header: %.100s",
                         sb_str(&s->spec));
         rc = -1;
-    } else if (sb_len(pick) > 0 && sm_addrs_add(out, sb_str(pick)) < 0) {
+    } else if (sb_len(pick) > 0
+               && sm_addrs_add(out, sb_str(pick), s->seen_angle
+                               ? s->angle_at : s->spec_at) < 0) {
         (void)sb_puts(why, "too many recipients in message header");
         rc = -1;
     }
@@ -202,17 +213,19 @@ static int sm_skip_comment(const char *text, size_t len, size_t *i)
 static int sm_copy_quoted(struct sm_scan *s, const char *text, size_t len,
                           size_t *i)
 {
-    if (sm_scan_put(s, '"') < 0)
+    if (sm_scan_put(s, '"', *i) < 0)
         return -1;
     for ((*i)++; *i < len; (*i)++) {
         char c = text[*i];
 
         if (c == '\\' && *i + 1 < len) {
-            if (sm_scan_put(s, c) < 0 || sm_scan_put(s, text[++(*i)]) < 0)
+            if (sm_scan_put(s, c, *i) < 0
+                || sm_scan_put(s, text[*i + 1], *i + 1) < 0)
                 return -1;
+            (*i)++;
         } else if (c == '"') {
-            return sm_scan_put(s, '"');
-        } else if (c != '\n' && c != '\r' && sm_scan_put(s, c) < 0) {
+            return sm_scan_put(s, '"', *i);
+        } else if (c != '\n' && c != '\r' && sm_scan_put(s, c, *i) < 0) {
             return -1;
         }
     }
@@ -239,7 +252,7 @@ static int sm_scan_byte(struct sm_scan *s, const char *text, size_t len,
     if (s->in_angle) {
         if (c == '>')
             s->in_angle = false;
-        else if (c == '<' || sm_scan_put(s, c) < 0)
+        else if (c == '<' || sm_scan_put(s, c, *i) < 0)
             return sb_puts(why, "bad '<' or address too long"), -1;
         return 0;
     }
@@ -258,7 +271,7 @@ static int sm_scan_byte(struct sm_scan *s, const char *text, size_t len,
         return sm_scan_flush(s, out, why);
     if (s->seen_angle)
         return 0;               /* text after <...>: ignored, as Postfix */
-    return sm_scan_put(s, c) < 0
+    return sm_scan_put(s, c, *i) < 0
         ? (sb_puts(why, "address too long in address list"), -1) : 0;
 }
 

@@ -10,7 +10,10 @@
  * comments and groups ("list: a@x, b@y;"). Every scan is bounded by the
  * length given; nothing here allocates without a bound or exits. Addresses
  * come back as written (an addr-spec, white space and comments removed);
- * the caller validates them with addr_parse().
+ * the caller validates them with addr_parse(). Each address also records
+ * where it was written (sm_span), so the cleanup library can rewrite header
+ * addresses in place with this same parser (sendmail -t and cleanup share
+ * it; the sm_ prefix is historical).
  */
 #ifndef TERN_SM_HDR_H
 #define TERN_SM_HDR_H
@@ -28,9 +31,18 @@ typedef struct sm_field {
     size_t value;               /* offset of the value (after ':') */
 } sm_field;
 
+/* Where an address was written: text[start .. end) of the scanned text. */
+typedef struct sm_span {
+    size_t start;
+    size_t end;
+} sm_span;
+
 /* The addresses found in header fields. */
 typedef struct sm_addrs {
     char **items;
+    sm_span *spans;             /* spans[i]: where items[i] was written, in
+                                 * the text of the sm_addr_list call that
+                                 * found it (cleanup rewrites in place) */
     size_t count;
     size_t cap;
     size_t max;                 /* most addresses kept; more is an error */
