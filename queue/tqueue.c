@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "queue/mailq.h"
 #include "queue/qfile.h"
+#include "queue/qmgr.h"
 #include "queue/qid.h"
 #include "queue/spool.h"
 #include "queue/tqueue.h"
@@ -203,8 +204,9 @@ int tqueue_list(const conf *c, bool json, FILE *out, strbuf *why)
     return rc;
 }
 
-/* tqueue_flush - wake qmgr. */
+/* tqueue_flush - ask qmgr to retry all deferred mail now. */
 int tqueue_flush(const conf *c)
 {
-    return trigger_service(c, conf_get_str(c, "queue_directory"), "qmgr");
+    return trigger_service_byte(c, conf_get_str(c, "queue_directory"), "qmgr",
+                                QMGR_WAKE_FLUSH);
 }

@@ -17,10 +17,9 @@
 #include "queue/trigger.h"
 
 /* trigger_wake - connect, send one byte, close. */
-int trigger_wake(const char *path)
+int trigger_wake(const char *path, char byte)
 {
     struct sockaddr_un sun;
-    char byte = SERVER_TRIGGER_WAKEUP;
     int fd, rc = -1, saved;
 
     memset(&sun, 0, sizeof(sun));
@@ -45,6 +44,14 @@ int trigger_wake(const char *path)
 int trigger_service(const conf *c, const char *queue_directory,
                     const char *name)
 {
+    return trigger_service_byte(c, queue_directory, name,
+                                SERVER_TRIGGER_WAKEUP);
+}
+
+/* trigger_service_byte - send one request byte to a unix service. */
+int trigger_service_byte(const conf *c, const char *queue_directory,
+                         const char *name, char byte)
+{
     const struct conf_service *s = conf_service_find(c, name, "unix");
     strbuf path;
     int rc;
@@ -60,7 +67,7 @@ int trigger_service(const conf *c, const char *queue_directory,
         errno = ENAMETOOLONG;
         return -1;
     }
-    rc = trigger_wake(sb_str(&path));
+    rc = trigger_wake(sb_str(&path), byte);
     sb_release(&path);
     return rc;
 }

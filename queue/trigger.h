@@ -11,13 +11,17 @@
 
 #include "conf/conf.h"
 
-/* trigger_wake - write one wake-up byte to the socket at path; 0 or -1. */
-int trigger_wake(const char *path);
+/* trigger_wake - write one request byte to the socket at path; 0 or -1. */
+int trigger_wake(const char *path, char byte);
 
 /*
  * trigger_service - wake the master.cf service `name` (unix type) below
  * queue_directory, in public/ or private/ as its entry says; 0 or -1.
+ * trigger_service_byte sends a given request byte (qmgr's QMGR_WAKE_FLUSH)
+ * instead of the plain wake-up.
  */
+int trigger_service_byte(const conf *c, const char *queue_directory,
+                         const char *name, char byte);
 int trigger_service(const conf *c, const char *queue_directory,
                     const char *name);
 

@@ -29,12 +29,13 @@ SENDER = "alice@example.org"
 
 class QmgrLab(ternlab.TestCase):
     master_cf = MASTER_CF
+    backoff = ("1s", "2s")          # minimal and maximal backoff time
 
     def setUp(self):
         self.dead_port = ternlab.free_port()    # nothing listens there
         self.main_cf = (
-            "minimal_backoff_time = 1s\n"
-            "maximal_backoff_time = 2s\n"
+            f"minimal_backoff_time = {self.backoff[0]}\n"
+            f"maximal_backoff_time = {self.backoff[1]}\n"
             "queue_run_delay = 1s\n"
             "enable_long_queue_ids = yes\n"
             "myhostname = tern.example\n"
@@ -191,6 +192,20 @@ class TestQmgr(QmgrLab):
         self.assertNotIn("to=<s@smtp.example>, relay=none", log)
         self.assertEqual(len(self.queue_files()), 1)
 
+
+
+class TestFlush(QmgrLab):
+    backoff = ("1h", "2h")          # no retry happens by itself
+
+    def test_flush_retries_deferred_mail_now(self):
+        self.send("z@nosuch.example")
+        self.lab.wait_log("status=deferred")
+        qid = self.qids(r"from=<")[0]
+        ternlab.wait_until(lambda: self.queue_files("deferred") == [qid],
+                           what="message in deferred/")
+        self.assertEqual(self.lab.tern("queue", "flush").returncode, 0)
+        self.lab.wait_log(qid + ": from=<", count=2, timeout=15)
+        self.lab.wait_log("status=deferred", count=2, timeout=15)
 
 if __name__ == "__main__":
     ternlab.main()
