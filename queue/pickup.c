@@ -21,6 +21,7 @@
 #include "common/msg.h"
 #include "common/strbuf.h"
 #include "conf/conf.h"
+#include "queue/cleanup.h"
 #include "queue/drop.h"
 #include "queue/pickup.h"
 #include "queue/qfile.h"
@@ -77,6 +78,8 @@ int pickup_init(pickup_ctx *ctx, const conf *cf, strbuf *why)
     if (spool_purge_temp(&ctx->sp, SPOOL_MAILDROP,
                          time(NULL) - PICKUP_TEMP_AGE) < 0)
         msg_warn("purge %s/maildrop: %m", ctx->sp.top);
+    if ((ctx->cleanup = cleanup_cfg_open(cf, why)) == NULL)
+        return -1;
     return 0;
 }
 
@@ -85,6 +88,8 @@ void pickup_free(pickup_ctx *ctx)
 {
     spool_close(&ctx->sp);
     spool_close(&ctx->stage);
+    cleanup_cfg_close(ctx->cleanup);
+    ctx->cleanup = NULL;
 }
 
 /* pickup_queued - true when qid is already in a queue past maildrop. */
@@ -159,8 +164,8 @@ static int pickup_check(pickup_ctx *ctx, const qfile_msg *m, strbuf *why)
     return rc;
 }
 
-/* pickup_copy_content - the content, chunk by chunk. */
-static int pickup_copy_content(const qfile_msg *in, qfile_writer *w)
+/* pickup_copy_content - the content, chunk by chunk, through cleanup. */
+static int pickup_copy_content(const qfile_msg *in, cleanup *c)
 {
     char *buf = malloc(PICKUP_CHUNK);
     uint64_t pos = 0;
@@ -171,7 +176,7 @@ static int pickup_copy_content(const qfile_msg *in, qfile_writer *w)
     while (rc == 0 && pos < in->content_size) {
         ssize_t n = qfile_read_content(in, pos, buf, PICKUP_CHUNK);
 
-        if (n <= 0 || qfile_write_content(w, buf, (size_t)n) < 0)
+        if (n <= 0 || cleanup_write(c, buf, (size_t)n) < 0)
             rc = -1;
         else
             pos += (uint64_t)n;
@@ -180,18 +185,22 @@ static int pickup_copy_content(const qfile_msg *in, qfile_writer *w)
     return rc;
 }
 
-/* pickup_cleanup - the cleanup library's place; today a checked copy. */
-int pickup_cleanup(pickup_ctx *ctx, const qfile_msg *in, uid_t uid,
-                   qfile_writer *w)
+/* pickup_cleanup - the checked message through the cleanup library. */
+enum cleanup_verdict pickup_cleanup(pickup_ctx *ctx, const qfile_msg *in,
+                                    uid_t uid, const char *qid,
+                                    qfile_writer *w, strbuf *reply)
 {
     qfile_env env;
     struct timeval now;
+    cleanup_info info = {qid, true, false};
+    cleanup *c;
 
-    (void)ctx;
     (void)uid;                  /* for "Received: ... (from userid N)" */
     memset(&env, 0, sizeof(env));
-    if (gettimeofday(&now, NULL) < 0)
-        return -1;
+    if (gettimeofday(&now, NULL) < 0) {
+        (void)sb_set(reply, "451 4.3.0 Error: clock error");
+        return CLEANUP_TEMPFAIL;
+    }
     env.sender = in->env.sender;
     /* the user wrote the arrival time: keep it only if it is plausible */
     env.arrival = in->env.arrival.tv_sec <= now.tv_sec
@@ -201,24 +210,24 @@ int pickup_cleanup(pickup_ctx *ctx, const qfile_msg *in, uid_t uid,
     env.smtputf8 = in->env.smtputf8;
     env.envid = in->env.envid;
     env.ret = in->env.ret;
-    if (qfile_put_env(w, &env) < 0)
-        return -1;
+    c = cleanup_open(ctx->cleanup, w, &env, &info);
     for (size_t i = 0; i < in->nrcpt; i++) {
         qfile_rcpt r = in->rcpt[i];
 
         r.status = QFILE_RCPT_PENDING;
-        if (qfile_add_rcpt(w, &r) < 0)
-            return -1;
+        if (cleanup_add_rcpt(c, &r) < 0)
+            break;
     }
-    return pickup_copy_content(in, w);
+    (void)pickup_copy_content(in, c);   /* a failure shows in the verdict */
+    return cleanup_close(c, reply);
 }
 
-/* pickup_publish - staging/tmpid becomes incoming/qid (the commit). */
+/* pickup_publish - staging/tmpid becomes incoming/qid or hold/qid (the commit). */
 static enum pickup_result pickup_publish(pickup_ctx *ctx, const char *tmpid,
-                                         const char *qid)
+                                         const char *qid, enum spool_dir dir)
 {
     int sfd = ctx->stage.dirfd[SPOOL_INCOMING];
-    int ifd = spool_dirfd(&ctx->sp, SPOOL_INCOMING);
+    int ifd = spool_dirfd(&ctx->sp, dir);
 
     if (renameat2(sfd, tmpid, ifd, qid, RENAME_NOREPLACE) < 0) {
         int saved = errno;
@@ -244,25 +253,32 @@ static enum pickup_result pickup_write(pickup_ctx *ctx, const qfile_msg *m,
     strbuf why;
     qfile_writer *w;
     char tmpid[QID_SIZE];
+    enum cleanup_verdict v;
 
-    sb_init(&why, 512);
+    sb_init(&why, 1024);
     w = qfile_create(&ctx->stage, SPOOL_INCOMING, 0600, &why);
     if (w == NULL) {
         msg_warn("%s: %s", qid, sb_str(&why));
         sb_release(&why);
         return PICKUP_RETRY;
     }
-    sb_release(&why);
-    if (pickup_cleanup(ctx, m, uid, w) < 0) {
-        msg_warn("%s: write queue file: %s", qid, qfile_writer_error(w));
+    v = pickup_cleanup(ctx, m, uid, qid, w, &why);
+    if (v != CLEANUP_OK && v != CLEANUP_HOLD) {
+        /* no bounce service yet: a REJECT is logged (cleanup) and dropped */
+        if (v != CLEANUP_DISCARD)
+            msg_warn("%s: %s: %s", qid, v == CLEANUP_TEMPFAIL ? "deferred"
+                     : "rejected", sb_str(&why));
         qfile_abort(w);
-        return PICKUP_RETRY;
+        sb_release(&why);
+        return v == CLEANUP_TEMPFAIL ? PICKUP_RETRY : PICKUP_DROPPED;
     }
+    sb_release(&why);
     if (qfile_commit(w, &ctx->gen, tmpid, sizeof(tmpid)) < 0) {
         msg_warn("%s: commit queue file: %m", qid);
         return PICKUP_RETRY;
     }
-    return pickup_publish(ctx, tmpid, qid);
+    return pickup_publish(ctx, tmpid, qid,
+                          v == CLEANUP_HOLD ? SPOOL_HOLD : SPOOL_INCOMING);
 }
 
 /* pickup_open - the maildrop file as a regular, singly linked file. */
@@ -308,7 +324,7 @@ enum pickup_result pickup_file(pickup_ctx *ctx, const char *qid)
     } else if (rc != QFILE_OK) {
         msg_warn("%s: read maildrop file: %s", qid, sb_str(&why));
     } else if ((res = pickup_write(ctx, m, st.st_uid, qid)) != PICKUP_RETRY) {
-        if (res == PICKUP_QUEUED)
+        if (res == PICKUP_QUEUED || res == PICKUP_DROPPED)
             msg_info("%s: uid=%ld from=<%s>", qid, (long)st.st_uid,
                      m->env.sender);
         if (pickup_unlink(ctx, qid) < 0 && res == PICKUP_DUPLICATE)

@@ -27,6 +27,7 @@
 
 #include "common/strbuf.h"
 #include "conf/conf.h"
+#include "queue/cleanup.h"
 #include "queue/qfile.h"
 #include "queue/qid.h"
 #include "queue/spool.h"
@@ -40,6 +41,7 @@ typedef struct pickup_ctx {
     spool stage;                /* same top; SPOOL_INCOMING = staging dir */
     qid_gen gen;
     uint64_t size_limit;        /* message_size_limit, 0 = none */
+    cleanup_cfg *cleanup;       /* the cleanup library's tables */
 } pickup_ctx;
 
 /* Outcome of one maildrop file. */
@@ -48,6 +50,7 @@ enum pickup_result {
     PICKUP_DUPLICATE,           /* already queued: maildrop copy removed */
     PICKUP_CORRUPT,             /* moved to corrupt/ */
     PICKUP_RETRY,               /* temporary trouble: left in maildrop/ */
+    PICKUP_DROPPED,             /* cleanup said REJECT or DISCARD: removed */
 };
 
 /*
@@ -64,11 +67,13 @@ int pickup_scan(pickup_ctx *ctx);
 enum pickup_result pickup_file(pickup_ctx *ctx, const char *qid);
 
 /*
- * pickup_cleanup - where the cleanup library (header rewriting, aliases;
- * smtpd issue) plugs in: today it copies the checked envelope and content
- * of `in` to `w` unchanged. uid is the submitting user. 0 or -1.
+ * pickup_cleanup - run the checked envelope and content of `in` through
+ * the cleanup library (canonical and virtual alias rewriting, missing
+ * headers, header_checks) into `w`, as local mail with queue ID qid. uid
+ * is the submitting user. The verdict; reply says why for REJECT/TEMPFAIL.
  */
-int pickup_cleanup(pickup_ctx *ctx, const qfile_msg *in, uid_t uid,
-                   qfile_writer *w);
+enum cleanup_verdict pickup_cleanup(pickup_ctx *ctx, const qfile_msg *in,
+                                    uid_t uid, const char *qid,
+                                    qfile_writer *w, strbuf *reply);
 
 #endif
