@@ -35,10 +35,11 @@ static unsigned ctx_ext(const conf *cf, bool vrfy)
         {"smtputf8", SMTPD_EXT_SMTPUTF8}, {"chunking", SMTPD_EXT_CHUNKING},
     };
     const char *const *list = conf_get_list(cf, "smtpd_discard_ehlo_keywords");
-    /* STARTTLS, AUTH and ETRN are offered once their code exists */
+    /* STARTTLS and ETRN are offered once their code exists; AUTH is
+     * kept per session only when SASL offers it (smtpd_auth_ext) */
     unsigned ext = SMTPD_EXT_PIPELINING | SMTPD_EXT_SIZE | SMTPD_EXT_ENHANCED
         | SMTPD_EXT_8BITMIME | SMTPD_EXT_DSN | SMTPD_EXT_SMTPUTF8
-        | SMTPD_EXT_CHUNKING | (vrfy ? SMTPD_EXT_VRFY : 0);
+        | SMTPD_EXT_CHUNKING | SMTPD_EXT_AUTH | (vrfy ? SMTPD_EXT_VRFY : 0);
 
     for (size_t i = 0; list && list[i]; i++)
         for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]); k++)
@@ -95,7 +96,8 @@ smtpd_ctx *smtpd_ctx_new(const conf *cf, const char *service, strbuf *why)
     spool_init(&ctx->sp, ctx->p.queue_directory);
     qid_gen_init(&ctx->gen, conf_get_bool(cf, "enable_long_queue_ids"));
     if ((ctx->route = route_open(cf, why)) == NULL
-        || smtpd_nets_parse(ctx, why) < 0) {
+        || smtpd_nets_parse(ctx, why) < 0
+        || smtpd_auth_ctx_open(ctx, why) < 0) {
         smtpd_ctx_free(ctx);
         return NULL;
     }
@@ -114,6 +116,7 @@ void smtpd_ctx_free(smtpd_ctx *ctx)
     if (ctx == NULL)
         return;
     smtpd_tls_ctx_free(ctx);
+    smtpd_auth_ctx_free(ctx);
     if (ctx->route)
         route_close(ctx->route);
     if (ctx->dns)

@@ -169,7 +169,7 @@ static enum smtpd_result verb_hello(smtpd_sess *s, const char *arg,
                     || arg[i] == 0x7f ? '?' : arg[i]) < 0)
             break;
     s->esmtp = esmtp;
-    s->ext = esmtp ? smtpd_tls_ext(s, s->ctx->p.ext) : 0;
+    s->ext = esmtp ? smtpd_auth_ext(s, smtpd_tls_ext(s, s->ctx->p.ext)) : 0;
     return SMTPD_OK;
 }
 
@@ -207,6 +207,10 @@ static enum smtpd_result verb_ehlo(smtpd_sess *s, const char *arg, size_t len)
     for (size_t i = 0; i < last; i++) {
         if ((s->ext & kw[i].ext) == 0)
             continue;
+        if (kw[i].ext == SMTPD_EXT_AUTH) {      /* mechanisms: smtpd_auth.c */
+            smtpd_auth_ehlo(s, i + 1 == last);
+            continue;
+        }
         (void)tio_printf(s->t, "250%c%s", i + 1 == last ? ' ' : '-',
                          kw[i].word);
         if (kw[i].ext == SMTPD_EXT_SIZE && s->ctx->p.size_limit > 0)
@@ -297,16 +301,10 @@ static enum smtpd_result verb_starttls(smtpd_sess *s, const char *arg,
     return smtpd_tls_starttls(s, arg, len);
 }
 
-/*
- * verb_auth - where SASL (smtpd_sasl.[ch]) plugs in: it fills
- * sess->sasl_method / sasl_user. Until then AUTH is not advertised.
- */
+/* verb_auth - AUTH: smtpd_auth.c (SASL exchange, sasl_method/sasl_user). */
 static enum smtpd_result verb_auth(smtpd_sess *s, const char *arg, size_t len)
 {
-    (void)arg;
-    (void)len;
-    smtpd_reply(s, "503 5.5.1 Error: authentication not enabled");
-    return SMTPD_FAIL;
+    return smtpd_auth_verb(s, arg, len);
 }
 
 /* check_mail - MAIL only outside a transaction. */
@@ -545,6 +543,7 @@ static void sess_free(smtpd_sess *s)
     smtpd_client_conn_release(s);
     tio_free(s->t);
     smtpd_tls_end(s);           /* after the stream that points at it */
+    smtpd_auth_end(s);
     sb_release(&s->txn.sender);
     sb_release(&s->txn.first_rcpt);
     sb_release(&s->name);
@@ -568,6 +567,7 @@ void smtpd_serve(smtpd_ctx *ctx, int fd)
     sess_init(&s, ctx, fd);
     smtpd_client_identify(&s);
     msg_info("connect from %s", sb_str(&s.namaddr));
+    smtpd_auth_start(&s);       /* SASL state for this client (and its TLS) */
     if (!smtpd_client_conn_take(&s)) {
         smtpd_replyf(&s, "421 4.7.0 %s Error: too many connections from %s",
                      ctx->p.myhostname, s.addr);

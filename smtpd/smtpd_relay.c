@@ -48,7 +48,8 @@ bool smtpd_nets_match(const smtpd_ctx *ctx, const char *client)
 
 /*
  * smtpd_relay_check - NULL when the recipient may be accepted, else the
- * reply (in reply): permit_mynetworks, then destinations this host
+ * reply (in reply): permit_mynetworks, permit_sasl_authenticated (the
+ * client logged in with AUTH), then destinations this host
  * handles (local, virtual alias, virtual mailbox, relay_domains), else
  * "554 5.7.1 <rcpt>: Relay access denied". A table error defers.
  */
@@ -58,7 +59,7 @@ const char *smtpd_relay_check(smtpd_sess *s, const char *rcpt, strbuf *reply)
     enum route_status st;
     const char *out = NULL;
 
-    if (s->trusted)
+    if (s->trusted || sb_len(&s->sasl_user) > 0)
         return NULL;
     route_result_init(&r);
     st = route_resolve(s->ctx->route, rcpt, sb_str(&s->txn.sender), &r);

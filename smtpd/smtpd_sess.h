@@ -33,6 +33,7 @@
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_args.h"
 #include "smtpd/smtpd_fmt.h"
+#include "smtpd/smtpd_sasl.h"
 #include "tls/tls.h"
 
 /* Milliseconds the server listens for a client that talks first. */
@@ -68,6 +69,7 @@ struct smtpd_ctx {
     size_t nnets;
     int conn_dirfd;             /* private/.smtpd-clients, -1 = no limit */
     tls_server *tls;            /* smtpd_tls.c: STARTTLS / wrapper mode */
+    smtpd_sasl *sasl;           /* smtpd_auth.c: SMTP AUTH */
 };
 
 /* Counters of the disconnect line, in Postfix's order. */
@@ -124,7 +126,8 @@ typedef struct smtpd_sess {
     bool tls;                   /* filled by tls/ after STARTTLS */
     tls_conn *tls_conn;         /* smtpd_tls.c; freed after tio_free */
     strbuf tls_info;            /* Received: cipher clause, "" = none */
-    strbuf sasl_method, sasl_user;   /* filled by AUTH once it exists */
+    strbuf sasl_method, sasl_user;   /* filled by AUTH (smtpd_auth.c) */
+    smtpd_sasl_conn *sasl;      /* smtpd_auth.c; NULL: AUTH disabled */
     struct smtpd_txn txn;
     unsigned errors, junk;
     struct smtpd_count counts[SMTPD_C_COUNT];
@@ -177,6 +180,15 @@ enum smtpd_result smtpd_tls_starttls(smtpd_sess *s, const char *arg,
                                      size_t len);
 bool smtpd_tls_wrapper(smtpd_sess *s);
 void smtpd_tls_end(smtpd_sess *s);
+
+/* smtpd_auth.c: SMTP AUTH (smtpd_sasl) in the session */
+int smtpd_auth_ctx_open(smtpd_ctx *ctx, strbuf *why);
+void smtpd_auth_ctx_free(smtpd_ctx *ctx);
+void smtpd_auth_start(smtpd_sess *s);
+void smtpd_auth_end(smtpd_sess *s);
+unsigned smtpd_auth_ext(const smtpd_sess *s, unsigned ext);
+void smtpd_auth_ehlo(smtpd_sess *s, bool last);
+enum smtpd_result smtpd_auth_verb(smtpd_sess *s, const char *arg, size_t len);
 
 /* smtpd_client.c */
 void smtpd_client_identify(smtpd_sess *s);

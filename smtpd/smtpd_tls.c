@@ -61,6 +61,7 @@ static void smtpd_tls_forget(smtpd_sess *s)
     s->ext = 0;
     sb_reset(&s->sasl_method);
     sb_reset(&s->sasl_user);
+    smtpd_auth_start(s);        /* new SASL state: TLS security options */
 }
 
 /* smtpd_tls_begin - handshake on the session's stream; false = hang up. */
