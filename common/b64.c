@@ -1,19 +1,21 @@
 /*
- * smtpd_sasl_b64 - base64 (RFC 4648 section 4) for SMTP AUTH challenges
- * and responses (see smtpd_sasl.h).
+ * b64 - base64 (RFC 4648 section 4) for SMTP AUTH challenges and
+ * responses, shared by the SASL server (smtpd) and client (smtp); see b64.h.
  *
  * Decoding is strict, as RFC 4954 asks of a server: only the alphabet,
  * a length that is a multiple of four, "=" padding only at the end, no
  * white space. Owns nothing; fails with -1 on bad input or a full buffer,
  * leaving the output empty.
  */
-#include "smtpd/smtpd_sasl.h"
+#include <stdbool.h>
+
+#include "common/b64.h"
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* smtpd_sasl_b64_encode - append the base64 form of in[0..len). */
-int smtpd_sasl_b64_encode(const void *in, size_t len, strbuf *out)
+/* b64_encode - append the base64 form of in[0..len). */
+int b64_encode(const void *in, size_t len, strbuf *out)
 {
     const unsigned char *p = in;
     size_t start = sb_len(out);
@@ -75,8 +77,8 @@ static int b64_quad(const unsigned char *q, bool last, unsigned char bytes[3])
     return 3 - pad;
 }
 
-/* smtpd_sasl_b64_decode - strict decoding of text[0..len) into out. */
-int smtpd_sasl_b64_decode(const char *text, size_t len, strbuf *out)
+/* b64_decode - strict decoding of text[0..len) into out. */
+int b64_decode(const char *text, size_t len, strbuf *out)
 {
     const unsigned char *p = (const unsigned char *)text;
 

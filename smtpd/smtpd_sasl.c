@@ -15,8 +15,10 @@
 
 #include <sasl/sasl.h>
 
+#include "common/b64.h"
 #include "common/cidr.h"
 #include "common/msg.h"
+#include "common/saslopt.h"
 #include "common/xalloc.h"
 #include "smtpd/smtpd_sasl.h"
 
@@ -105,41 +107,6 @@ static void set_callbacks(smtpd_sasl *s)
 
 /* ---- Configuration ---- */
 
-/* The security option words. */
-static const struct {
-    const char *name;
-    unsigned flag;
-} sec_words[] = {
-    {"noanonymous", SASL_SEC_NOANONYMOUS},
-    {"noplaintext", SASL_SEC_NOPLAINTEXT},
-    {"noactive", SASL_SEC_NOACTIVE},
-    {"nodictionary", SASL_SEC_NODICTIONARY},
-    {"mutual_auth", SASL_SEC_MUTUAL_AUTH},
-    {"forward_secrecy", SASL_SEC_FORWARD_SECRECY},
-};
-
-/* smtpd_sasl_parse_options - option words to SASL_SEC_* flags. */
-int smtpd_sasl_parse_options(const char *param, const char *const *words,
-                             unsigned *flags, strbuf *err)
-{
-    *flags = 0;
-    for (size_t i = 0; words != NULL && words[i] != NULL; i++) {
-        size_t k = 0;
-
-        while (k < sizeof(sec_words) / sizeof(sec_words[0])
-               && strcasecmp(words[i], sec_words[k].name) != 0)
-            k++;
-        if (k == sizeof(sec_words) / sizeof(sec_words[0])) {
-            sb_reset(err);
-            (void)sb_printf(err, "%s: unknown SASL security option \"%s\"",
-                            param, words[i]);
-            return -1;
-        }
-        *flags |= sec_words[k].flag;
-    }
-    return 0;
-}
-
 /* parse_exceptions - smtpd_sasl_exceptions_networks as networks. */
 static int parse_exceptions(smtpd_sasl *s, const char *const *items,
                             strbuf *err)
@@ -196,12 +163,12 @@ static int read_config(smtpd_sasl *s, const conf *c, strbuf *err)
     s->realm = dup_or_null(conf_get_str(c, "smtpd_sasl_local_domain"));
     s->hostname = dup_or_null(conf_get_str(c, "myhostname"));
     s->response_limit = conf_get_int(c, "smtpd_sasl_response_limit");
-    if (smtpd_sasl_parse_options("smtpd_sasl_security_options",
-                                 conf_get_list(c, "smtpd_sasl_security_options"),
-                                 &s->sec_plain, err) != 0
-        || smtpd_sasl_parse_options("smtpd_sasl_tls_security_options",
-                                    conf_get_list(c, "smtpd_sasl_tls_security_options"),
-                                    &s->sec_tls, err) != 0)
+    if (saslopt_parse("smtpd_sasl_security_options",
+                      conf_get_list(c, "smtpd_sasl_security_options"),
+                      &s->sec_plain, err) != 0
+        || saslopt_parse("smtpd_sasl_tls_security_options",
+                         conf_get_list(c, "smtpd_sasl_tls_security_options"),
+                         &s->sec_tls, err) != 0)
         return -1;
     return parse_exceptions(s, conf_get_list(c, "smtpd_sasl_exceptions_networks"),
                             err);
@@ -461,7 +428,7 @@ static enum smtpd_sasl_step challenge(smtpd_sasl_conn *sc, const char *out,
 {
     sb_reset(reply);
     if (sb_puts(reply, "334 ") != 0
-        || smtpd_sasl_b64_encode(out, outlen, reply) != 0)
+        || b64_encode(out, outlen, reply) != 0)
         return fail_sasl(sc, SASL_FAIL, reply);
     return SMTPD_SASL_STEP_MORE;
 }
@@ -521,7 +488,7 @@ enum smtpd_sasl_step smtpd_sasl_start(smtpd_sasl_conn *sc, const char *mech,
     for (char *p = sc->method; *p; p++)
         *p = (char)toupper((unsigned char)*p);
     if (initial != NULL && strcmp(initial, "=") != 0
-        && smtpd_sasl_b64_decode(initial, strlen(initial), &sc->data) != 0)
+        && b64_decode(initial, strlen(initial), &sc->data) != 0)
         return fail_with(sc, "Invalid base64 data in initial response", NULL,
                          SMTPD_SASL_REPLY_DECODE, reply);
     r = sasl_server_start(sc->conn, sc->method,
@@ -546,7 +513,7 @@ enum smtpd_sasl_step smtpd_sasl_next(smtpd_sasl_conn *sc, const char *line,
         end_exchange(sc);
         return set_reply(reply, SMTPD_SASL_REPLY_ABORTED);
     }
-    if (smtpd_sasl_b64_decode(line, len, &sc->data) != 0)
+    if (b64_decode(line, len, &sc->data) != 0)
         return fail_with(sc, "Invalid base64 data in continued response", NULL,
                          SMTPD_SASL_REPLY_DECODE, reply);
     if (sc->final_pending)

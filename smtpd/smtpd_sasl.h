@@ -77,13 +77,6 @@ bool smtpd_sasl_broken_clients(const smtpd_sasl *s);
 /* smtpd_sasl_authenticated_header - smtpd_sasl_authenticated_header. */
 bool smtpd_sasl_authenticated_header(const smtpd_sasl *s);
 
-/*
- * smtpd_sasl_parse_options - a security option list ("noanonymous,
- * noplaintext") as SASL_SEC_* flags. 0, or -1 with err naming the word.
- */
-int smtpd_sasl_parse_options(const char *param, const char *const *words,
-                             unsigned *flags, strbuf *err);
-
 /* ---- Per SMTP session ---- */
 
 /* Who the session is with; strings are copied. */
@@ -181,17 +174,5 @@ int smtpd_sasl_log_clause(const smtpd_sasl_conn *sc, strbuf *out);
  */
 int smtpd_sasl_received_clause(const smtpd_sasl *s,
                                 const smtpd_sasl_conn *sc, strbuf *out);
-
-/* ---- base64 (RFC 4648), exported for tests ---- */
-
-/* smtpd_sasl_b64_encode - append the encoding of in[0..len). 0 or -1. */
-int smtpd_sasl_b64_encode(const void *in, size_t len, strbuf *out);
-
-/*
- * smtpd_sasl_b64_decode - decode text[0..len) (padding required, no white
- * space) into out (replaced). 0, or -1 on any bad byte, a bad length or
- * out's bound.
- */
-int smtpd_sasl_b64_decode(const char *text, size_t len, strbuf *out);
 
 #endif

@@ -23,7 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/b64.h"
 #include "common/msg.h"
+#include "common/saslopt.h"
 #include "common/tio.h"
 #include "smtpd/smtpd_sasl.h"
 
@@ -232,8 +234,7 @@ static void test_b64_table(void **state)
     sb_init(&out, 1024);
     sb_init(&enc, 1024);
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        int r = smtpd_sasl_b64_decode(cases[i].text, strlen(cases[i].text),
-                                      &out);
+        int r = b64_decode(cases[i].text, strlen(cases[i].text), &out);
 
         assert_int_equal(r, cases[i].ok);
         if (r != 0) {
@@ -243,20 +244,20 @@ static void test_b64_table(void **state)
         assert_int_equal(sb_len(&out), cases[i].plain_len);
         assert_memory_equal(sb_str(&out), cases[i].plain, cases[i].plain_len);
         sb_reset(&enc);
-        assert_int_equal(smtpd_sasl_b64_encode(cases[i].plain,
-                                               cases[i].plain_len, &enc), 0);
+        assert_int_equal(b64_encode(cases[i].plain, cases[i].plain_len,
+                                    &enc), 0);
         assert_string_equal(sb_str(&enc), cases[i].text);
     }
     /* a NUL inside the text is a bad byte, not the end of it */
-    assert_int_equal(smtpd_sasl_b64_decode("Zm9v\0Zm9", 8, &out), -1);
+    assert_int_equal(b64_decode("Zm9v\0Zm9", 8, &out), -1);
     /* the output bound is honoured */
     sb_release(&out);
     sb_init(&out, 2);
-    assert_int_equal(smtpd_sasl_b64_decode("Zm9v", 4, &out), -1);
+    assert_int_equal(b64_decode("Zm9v", 4, &out), -1);
     assert_int_equal(sb_len(&out), 0);
     sb_release(&enc);
     sb_init(&enc, 3);
-    assert_int_equal(smtpd_sasl_b64_encode("foo", 3, &enc), -1);
+    assert_int_equal(b64_encode("foo", 3, &enc), -1);
     assert_int_equal(sb_len(&enc), 0);
     sb_release(&out);
     sb_release(&enc);
@@ -287,8 +288,8 @@ static void test_security_options(void **state)
         unsigned flags = 99;
 
         sb_reset(&err);
-        assert_int_equal(smtpd_sasl_parse_options("smtpd_sasl_security_options",
-                                                  cases[i].words, &flags, &err),
+        assert_int_equal(saslopt_parse("smtpd_sasl_security_options",
+                                       cases[i].words, &flags, &err),
                          cases[i].ok);
         if (cases[i].ok == 0)
             assert_int_equal(flags != 0, cases[i].flags_nonzero);
