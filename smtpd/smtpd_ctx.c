@@ -97,7 +97,8 @@ smtpd_ctx *smtpd_ctx_new(const conf *cf, const char *service, strbuf *why)
     qid_gen_init(&ctx->gen, conf_get_bool(cf, "enable_long_queue_ids"));
     if ((ctx->route = route_open(cf, why)) == NULL
         || smtpd_nets_parse(ctx, why) < 0
-        || smtpd_auth_ctx_open(ctx, why) < 0) {
+        || smtpd_auth_ctx_open(ctx, why) < 0
+        || (ctx->cleanup = cleanup_cfg_open(cf, why)) == NULL) {
         smtpd_ctx_free(ctx);
         return NULL;
     }
@@ -117,6 +118,7 @@ void smtpd_ctx_free(smtpd_ctx *ctx)
         return;
     smtpd_tls_ctx_free(ctx);
     smtpd_auth_ctx_free(ctx);
+    cleanup_cfg_close(ctx->cleanup);
     if (ctx->route)
         route_close(ctx->route);
     if (ctx->dns)

@@ -55,6 +55,28 @@ static enum smtpd_result data_refuse(smtpd_sess *s, const char *reply)
     return SMTPD_FAIL;
 }
 
+/* data_commit - cleanup's verdict: 250, or its 5xx/4xx reply. */
+static enum smtpd_result data_commit(smtpd_sess *s)
+{
+    struct smtpd_txn *x = &s->txn;
+    strbuf reply;
+
+    sb_init(&reply, 1024);
+    if (smtpd_queue_commit(s, &reply) < 0) {
+        bool perm = sb_str(&reply)[0] == '5';
+
+        smtpd_reply(s, sb_len(&reply) ? sb_str(&reply)
+                    : "451 4.3.0 Error: queue file write error");
+        sb_release(&reply);
+        smtpd_txn_reset(s);
+        return perm ? SMTPD_FAIL : SMTPD_FAIL_QUIET;
+    }
+    sb_release(&reply);
+    smtpd_replyf(s, "250 2.0.0 Ok: queued as %s", x->qid);
+    smtpd_txn_reset(s);
+    return SMTPD_OK;
+}
+
 /* data_finish - the end of the content: refuse, or commit then 250. */
 static enum smtpd_result data_finish(smtpd_sess *s)
 {
@@ -66,14 +88,7 @@ static enum smtpd_result data_finish(smtpd_sess *s)
                            "NUL character in message");
     if (x->too_big)
         return data_refuse(s, "552 5.3.4 Message size exceeds fixed limit");
-    if (smtpd_queue_commit(s) < 0) {
-        smtpd_reply(s, "451 4.3.0 Error: queue file write error");
-        smtpd_txn_reset(s);
-        return SMTPD_FAIL_QUIET;
-    }
-    smtpd_replyf(s, "250 2.0.0 Ok: queued as %s", x->qid);
-    smtpd_txn_reset(s);
-    return SMTPD_OK;
+    return data_commit(s);
 }
 
 /* data_piece - one line piece as the client sent it, ending restored. */

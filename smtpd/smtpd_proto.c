@@ -114,9 +114,6 @@ void smtpd_txn_reset(smtpd_sess *s)
     x->nrcpt = 0;
     x->size = 0;
     x->qid[0] = '\0';
-    x->in_header = x->hdr_bol = true;
-    x->hdr_drop = false;
-    x->hdr_len = 0;
 }
 
 /* smtpd_io_status - log (and answer) a failed read; returns -1. */

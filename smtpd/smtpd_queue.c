@@ -5,15 +5,18 @@
  * header first, then the client's bytes through the header_size_limit
  * filter), commit (durable, then qmgr is woken) or abort.
  *
- * This is where the cleanup library (queue/cleanup.[ch]) slots in: it
- * will take the envelope, recipients and header/body stream here instead
- * of the writer. Owns the session's qfile_writer; every failure leaves no
- * file behind (qfile_abort / qfile_commit's own clean-up).
+ * Everything goes through the cleanup library (queue/cleanup.h), as
+ * pickup's mail does: it writes the envelope, rewrites and expands the
+ * recipients, handles the header (header_size_limit, header_checks,
+ * missing headers, hop count) and gives the verdict at the end of the
+ * content. Owns the session's qfile_writer and cleanup run; every failure
+ * leaves no file behind (qfile_abort / qfile_commit's own clean-up).
  */
 #include <string.h>
 #include <sys/time.h>
 
 #include "common/msg.h"
+#include "queue/cleanup.h"
 #include "queue/trigger.h"
 #include "smtpd/smtpd_sess.h"
 
@@ -61,11 +64,14 @@ int smtpd_queue_open(smtpd_sess *s)
     }
     sb_release(&why);
     queue_env(s, &env);
-    if (qfile_reserve_id(x->w, &s->ctx->gen, x->qid, sizeof(x->qid)) < 0
-        || qfile_put_env(x->w, &env) < 0) {
-        msg_warn("queue file: %s", qfile_writer_error(x->w));
+    if (qfile_reserve_id(x->w, &s->ctx->gen, x->qid, sizeof(x->qid)) < 0) {
+        msg_warn("queue file: reserve a queue ID: %m");
         smtpd_queue_abort(s);
         return -1;
+    } else {
+        cleanup_info info = {x->qid, false, s->trusted};
+
+        x->cl = cleanup_open(s->ctx->cleanup, x->w, &env, &info);
     }
     if (sb_len(&s->sasl_user) > 0)
         msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s", x->qid,
@@ -88,7 +94,8 @@ int smtpd_queue_rcpt(smtpd_sess *s, const struct smtpd_rcpt_args *r,
     q.orcpt = sb_str(&r->orcpt);
     q.notify = r->notify;
     q.status = QFILE_RCPT_PENDING;
-    return qfile_add_rcpt(s->txn.w, &q);
+    (void)cleanup_add_rcpt(s->txn.cl, &q);     /* verdict at end of data */
+    return 0;
 }
 
 /* queue_received - our Received: header, before the client's content. */
@@ -110,90 +117,59 @@ static int queue_received(smtpd_sess *s)
     sb_init(&hdr, 4 * QFILE_FIELD_MAX + 4096);
     rc = smtpd_fmt_received(&r, &hdr);
     if (rc == 0)
-        rc = qfile_write_content(s->txn.w, sb_str(&hdr), sb_len(&hdr));
+        rc = cleanup_write(s->txn.cl, sb_str(&hdr), sb_len(&hdr));
     sb_release(&hdr);
     s->txn.received_done = true;
     return rc;
 }
 
-/* queue_write - append a run of content; remembers a failure. */
-static int queue_write(smtpd_sess *s, const char *buf, size_t len)
-{
-    if (len > 0 && qfile_write_content(s->txn.w, buf, len) < 0) {
-        s->txn.write_failed = true;
-        return -1;
-    }
-    return 0;
-}
-
-/* queue_header_byte - header_size_limit: true when c starts a new run. */
-static bool queue_header_bol(struct smtpd_txn *x, char c)
-{
-    bool resume = false;
-
-    x->hdr_bol = false;
-    if (c == '\r') {                    /* the empty line: body follows */
-        x->in_header = false;
-        resume = x->hdr_drop;
-        x->hdr_drop = false;
-    } else if (c != ' ' && c != '\t') { /* a new header */
-        resume = x->hdr_drop;
-        x->hdr_drop = false;
-        x->hdr_len = 0;
-    }
-    return resume;
-}
-
 /*
- * smtpd_queue_content - client content (CRLF lines). In the header, the
- * part of one header (with its continuation lines) past header_size_limit
- * is discarded, as Postfix's cleanup does; the line is ended there.
+ * smtpd_queue_content - client content (CRLF lines) to cleanup, which
+ * applies header_size_limit and the header rules; once cleanup has
+ * decided against the message the rest is dropped.
  */
 int smtpd_queue_content(smtpd_sess *s, const char *buf, size_t len)
 {
     struct smtpd_txn *x = &s->txn;
-    size_t start = 0, i;
 
     if (x->w == NULL || x->write_failed)
         return -1;
-    if (!x->received_done && queue_received(s) < 0)
+    if ((!x->received_done && queue_received(s) < 0)
+        || cleanup_write(x->cl, buf, len) < 0)
         return (x->write_failed = true), -1;
-    for (i = 0; i < len && x->in_header; i++) {
-        if (x->hdr_bol && queue_header_bol(x, buf[i]))
-            start = i;
-        if (buf[i] == '\n')
-            x->hdr_bol = true;
-        if (x->hdr_drop || buf[i] == '\r' || buf[i] == '\n'
-            || ++x->hdr_len <= s->ctx->p.header_limit)
-            continue;
-        if (queue_write(s, buf + start, i - start) < 0
-            || queue_write(s, "\r\n", 2) < 0)
-            return -1;
-        x->hdr_drop = true;
-    }
-    if (x->hdr_drop)
-        return 0;
-    return queue_write(s, buf + start, len - start);
+    return 0;
 }
 
-/* smtpd_queue_commit - durable, named by the reserved ID; wake qmgr. */
-int smtpd_queue_commit(smtpd_sess *s)
+/* queue_hold - header_checks HOLD: the committed file goes to hold/. */
+static void queue_hold(smtpd_sess *s)
+{
+    if (spool_move(&s->ctx->sp, s->txn.qid, SPOOL_INCOMING, SPOOL_HOLD) < 0)
+        msg_warn("%s: move to hold: %m", s->txn.qid);
+}
+
+/*
+ * smtpd_queue_commit - cleanup's verdict, then (OK, HOLD) durable and
+ * named by the reserved ID, qmgr woken; 0. DISCARD: nothing kept, 0 (the
+ * client is told it was queued, as Postfix does). REJECT / TEMPFAIL: -1
+ * with cleanup's SMTP reply in reply ("" for a write error).
+ */
+int smtpd_queue_commit(smtpd_sess *s, strbuf *reply)
 {
     struct smtpd_txn *x = &s->txn;
+    enum cleanup_verdict v;
     char qid[QID_SIZE];
     int rc;
 
+    sb_reset(reply);
     if (x->w == NULL)
         return -1;
-    if (x->write_failed) {
-        msg_warn("%s: queue file write error: %s", x->qid,
-                 qfile_writer_error(x->w));
+    if (!x->received_done)
+        (void)queue_received(s);
+    v = cleanup_close(x->cl, reply);
+    x->cl = NULL;
+    if (v != CLEANUP_OK && v != CLEANUP_HOLD) {
         smtpd_queue_abort(s);
-        return -1;
-    }
-    if (!x->received_done && queue_received(s) < 0) {
-        smtpd_queue_abort(s);
-        return -1;
+        return v == CLEANUP_DISCARD ? 0 : -1;
     }
     rc = qfile_commit(x->w, &s->ctx->gen, qid, sizeof(qid));
     x->w = NULL;
@@ -201,13 +177,18 @@ int smtpd_queue_commit(smtpd_sess *s)
         return -1;
     if (strcmp(qid, x->qid) != 0)
         msg_panic("%s: committed as %s", x->qid, qid);
-    (void)trigger_service(s->ctx->cf, s->ctx->p.queue_directory, "qmgr");
+    if (v == CLEANUP_HOLD)
+        queue_hold(s);
+    else
+        (void)trigger_service(s->ctx->cf, s->ctx->p.queue_directory, "qmgr");
     return 0;
 }
 
 /* smtpd_queue_abort - remove an uncommitted queue file. */
 void smtpd_queue_abort(smtpd_sess *s)
 {
+    cleanup_abort(s->txn.cl);
+    s->txn.cl = NULL;
     qfile_abort(s->txn.w);
     s->txn.w = NULL;
 }

@@ -34,6 +34,7 @@
 #include "smtpd/smtpd_args.h"
 #include "smtpd/smtpd_fmt.h"
 #include "smtpd/smtpd_sasl.h"
+#include "queue/cleanup.h"
 #include "tls/tls.h"
 
 /* Milliseconds the server listens for a client that talks first. */
@@ -70,6 +71,7 @@ struct smtpd_ctx {
     int conn_dirfd;             /* private/.smtpd-clients, -1 = no limit */
     tls_server *tls;            /* smtpd_tls.c: STARTTLS / wrapper mode */
     smtpd_sasl *sasl;           /* smtpd_auth.c: SMTP AUTH */
+    cleanup_cfg *cleanup;       /* queue/cleanup: rewriting, header_checks */
 };
 
 /* Counters of the disconnect line, in Postfix's order. */
@@ -95,15 +97,13 @@ struct smtpd_txn {
     size_t nrcpt;
     strbuf first_rcpt;          /* for Received: "for <...>" */
     qfile_writer *w;            /* open queue file, NULL before 1st RCPT */
+    cleanup *cl;                /* the cleanup run writing w */
     char qid[QID_SIZE];
     bool bdat;                  /* BDAT chunks have started */
     bool bdat_failed;           /* a chunk failed: refuse until LAST */
     bool received_done;         /* Received: header written */
     bool nul, too_big;          /* content problems found so far */
     uint64_t size;              /* client content bytes */
-    /* header_size_limit filter state (cleanup's job, done here for now) */
-    bool in_header, hdr_bol, hdr_drop;
-    size_t hdr_len;
     bool bdat_cr;               /* BDAT: the previous byte was CR */
     bool bdat_lf;               /* BDAT: the previous byte was LF */
     bool write_failed;          /* a queue file write failed */
@@ -159,12 +159,12 @@ enum smtpd_result smtpd_verb_rcpt(smtpd_sess *s, const char *arg, size_t len);
 enum smtpd_result smtpd_verb_data(smtpd_sess *s, const char *arg, size_t len);
 enum smtpd_result smtpd_verb_bdat(smtpd_sess *s, const char *arg, size_t len);
 
-/* smtpd_queue.c: the one path to the queue file (cleanup slots in here) */
+/* smtpd_queue.c: the one path to the queue file, through queue/cleanup */
 int smtpd_queue_open(smtpd_sess *s);
 int smtpd_queue_rcpt(smtpd_sess *s, const struct smtpd_rcpt_args *r,
                      const char *address);
 int smtpd_queue_content(smtpd_sess *s, const char *buf, size_t len);
-int smtpd_queue_commit(smtpd_sess *s);
+int smtpd_queue_commit(smtpd_sess *s, strbuf *reply);
 void smtpd_queue_abort(smtpd_sess *s);
 
 /* smtpd_relay.c */
