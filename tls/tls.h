@@ -34,15 +34,28 @@
 
 /* ---- Security levels ---- */
 
-/* Server levels (smtpd_tls_security_level); the client adds more later. */
+/*
+ * Levels. The server knows the first three (smtpd_tls_security_level);
+ * the client (smtp_tls_security_level) all of them, in order of strength.
+ * dane and dane-only are names the client accepts and refuses to use
+ * (deferred, "not supported yet"), never a silent downgrade.
+ */
 enum tls_level {
     TLS_LEV_NONE,               /* no STARTTLS */
-    TLS_LEV_MAY,                /* STARTTLS offered */
+    TLS_LEV_MAY,                /* STARTTLS offered / used when offered */
     TLS_LEV_ENCRYPT,            /* STARTTLS required before mail */
+    TLS_LEV_FINGERPRINT,        /* client: certificate/key digest pinned */
+    TLS_LEV_VERIFY,             /* client: trusted chain + name */
+    TLS_LEV_SECURE,             /* client: trusted chain + nexthop name */
+    TLS_LEV_DANE,               /* client: not supported yet */
+    TLS_LEV_DANE_ONLY,          /* client: not supported yet */
 };
 
 /* tls_level_parse - "none" | "may" | "encrypt" (any case): 0, or -1. */
 int tls_level_parse(const char *name, enum tls_level *lev);
+
+/* tls_client_level_parse - any level name above (any case): 0, or -1. */
+int tls_client_level_parse(const char *name, enum tls_level *lev);
 
 /* tls_level_name - the name of a level. */
 const char *tls_level_name(enum tls_level lev);
@@ -166,6 +179,8 @@ struct tls_info {
     const char *peer_issuer;    /* its issuer's CN, NULL if none */
     const char *peer_fingerprint; /* SHA-256 "AB:CD:..", NULL if none */
     bool reused;                /* the session was resumed */
+    bool peer_trusted;          /* client: the chain verified to a CA */
+    bool peer_matched;          /* client: name or fingerprint matched */
 };
 
 /* tls_conn_info - the negotiated parameters; owned by tc. */
@@ -179,5 +194,88 @@ int tls_info_summary(const struct tls_info *info, strbuf *out);
  * smtpd_tls_received_header: "(using TLSv1.3 with cipher X (256/256 bits))".
  */
 int tls_info_received(const struct tls_info *info, strbuf *out);
+
+/* ---- The SMTP client side (tls_client.c, tls_policy.c, tls_scache.c) ---- */
+
+typedef struct tls_client tls_client;
+
+/*
+ * One destination's effective TLS policy: smtp_tls_security_level and the
+ * smtp_tls_* parameters of that level, overridden by an
+ * smtp_tls_policy_maps entry. match holds names (verify, secure) or
+ * fingerprints (fingerprint), one per space.
+ */
+struct tls_policy {
+    enum tls_level level;
+    strbuf match;               /* "hostname nexthop" or "AB:CD.. EF:01.." */
+    strbuf protocols;           /* Postfix protocol list */
+    strbuf ciphers;             /* grade: high, medium, null */
+    strbuf exclude;             /* cipher names to exclude */
+};
+
+/* tls_policy_init / tls_policy_release - an empty policy (level none). */
+void tls_policy_init(struct tls_policy *pol);
+void tls_policy_release(struct tls_policy *pol);
+
+/*
+ * tls_policy_make - the policy from c's smtp_tls_* parameters, with a
+ * policy table value ("secure match=nexthop:dot-nexthop protocols=..."
+ * ciphers=high exclude=3DES", NULL for none) on top: its level picks the
+ * level's defaults, its attributes replace them. Table names are
+ * ':'-separated, fingerprints '|'-separated, as in Postfix. 0, or -1 with
+ * err naming the bad level, attribute, protocol list or cipher grade.
+ */
+int tls_policy_make(const conf *c, const char *table_value,
+                    struct tls_policy *pol, strbuf *err);
+
+/* tls_level_required - does the level forbid plaintext delivery? */
+bool tls_level_required(enum tls_level lev);
+
+/*
+ * tls_client_open - the client TLS engine of one smtp process from c:
+ * CA file/path, client certificate (smtp_tls_cert_file/key_file, and the
+ * ECDSA pair), fingerprint digest, session cache. NULL with err only for
+ * configuration nonsense (an unknown digest); an unusable certificate or
+ * CA file leaves it "not ready" (logged once): then levels that require
+ * TLS defer with "our TLS engine is unavailable" and may sends plaintext.
+ */
+tls_client *tls_client_open(const conf *c, strbuf *err);
+
+/* tls_client_free - release the engine (NULL is fine). */
+void tls_client_free(tls_client *tc);
+
+/* tls_client_ready - the engine can start TLS. */
+bool tls_client_ready(const tls_client *tc);
+
+/* What the client knows about the server it starts TLS with. */
+struct tls_peer {
+    const char *namaddrport;    /* "host[addr]:port" for log lines */
+    const char *host;           /* server name (MX host, or the [host]) */
+    bool host_from_mx;          /* host came from an (insecure) MX lookup */
+    const char *nexthop;        /* nexthop domain or host, no [] or port */
+    const char *sni;            /* server name indication; NULL/"" none */
+    const char *cache_key;      /* session cache key; NULL = no cache */
+};
+
+/*
+ * tls_client_start - STARTTLS handshake on t's socket after the server's
+ * 220 to STARTTLS, with pol's protocols and ciphers, an offered cached
+ * session, and then the certificate evaluated for pol (chain trust, name
+ * or fingerprint match, in the returned info). The "... TLS connection
+ * established to ..." line is logged per smtp_tls_loglevel. On failure
+ * returns NULL with err (OpenSSL's reason; "SSL_connect error to X: why"
+ * is logged) and t is unusable: the caller closes the connection.
+ */
+tls_conn *tls_client_start(tls_client *tc, tio *t,
+                           const struct tls_policy *pol,
+                           const struct tls_peer *peer, strbuf *err);
+
+/*
+ * tls_client_enforce - may mail go over conn at level lev? 0, or -1 with
+ * Postfix's reason: "Server certificate not trusted" (verify, secure),
+ * "Server certificate not verified" (fingerprint, verify, secure).
+ */
+int tls_client_enforce(const tls_conn *conn, enum tls_level lev,
+                       strbuf *reason);
 
 #endif

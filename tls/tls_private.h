@@ -7,6 +7,7 @@
 #define TERN_TLS_PRIVATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/ssl.h>
@@ -54,11 +55,62 @@ struct tls_conn {
     tio_ops ops;
     struct tls_info info;
     char *subject, *issuer, *fingerprint;   /* owned strings of info */
+    struct tls_client *client;  /* client side: the engine (session cache) */
+    char *cache_key;            /* client side: session cache key, or NULL */
+};
+
+/* The client's session cache: one file per key in a spool directory. */
+struct tls_scache {
+    char *dir;                  /* NULL: no cache */
+    long timeout;               /* seconds an entry is used */
+    bool warned;                /* a file problem was logged once */
+};
+
+struct tls_client {
+    const conf *c;              /* cipher grades are read from it */
+    SSL_CTX *ctx;               /* NULL: not ready (see error) */
+    strbuf error;
+    int loglevel;               /* smtp_tls_loglevel */
+    long timeout;               /* smtp_starttls_timeout, seconds */
+    const EVP_MD *fpt_md;       /* smtp_tls_fingerprint_digest */
+    struct tls_scache cache;
 };
 
 /* tls_fail - replace err with a formatted reason; returns -1. */
 int tls_fail(strbuf *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * tls_proto_bounds - the OpenSSL min/max protocol versions of a TLS_PROTO_*
+ * mask and the SSL_OP_NO_* options for holes inside the range. 0 or -1.
+ */
+int tls_proto_bounds(unsigned mask, int *min, int *max, uint64_t *holes,
+                     strbuf *err);
+
+/*
+ * tls_load_pair - a certificate chain file and its key into ctx; the
+ * parameter names appear in err.
+ */
+int tls_load_pair(SSL_CTX *ctx, const char *cert_param, const char *cert,
+                  const char *key_param, const char *key, strbuf *err);
+
+/* tls_conn_new - a connection on fd (made non-blocking); NULL + err. */
+tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, strbuf *err);
+
+/* tls_handshake - drive the SSL's handshake within timeout s; 0 or -1. */
+int tls_handshake(SSL *ssl, int fd, long timeout, strbuf *err);
+
+/* tls_scache_init - cache in dir (NULL: none) with entry lifetime. */
+void tls_scache_init(struct tls_scache *sc, const char *dir, long timeout);
+
+/* tls_scache_release - forget the directory name. */
+void tls_scache_release(struct tls_scache *sc);
+
+/* tls_scache_load - the cached session for key, or NULL. */
+SSL_SESSION *tls_scache_load(struct tls_scache *sc, const char *key);
+
+/* tls_scache_save - store sess for key (atomic replace); logs trouble once. */
+void tls_scache_save(struct tls_scache *sc, const char *key, SSL_SESSION *sess);
 
 /* tls_io_init - point tc->ops at SSL_read/SSL_write on tc->ssl. */
 void tls_io_init(tls_conn *tc);

@@ -18,6 +18,11 @@ static const char *const tls_level_names[] = {
     [TLS_LEV_NONE] = "none",
     [TLS_LEV_MAY] = "may",
     [TLS_LEV_ENCRYPT] = "encrypt",
+    [TLS_LEV_FINGERPRINT] = "fingerprint",
+    [TLS_LEV_VERIFY] = "verify",
+    [TLS_LEV_SECURE] = "secure",
+    [TLS_LEV_DANE] = "dane",
+    [TLS_LEV_DANE_ONLY] = "dane-only",
 };
 
 /* Protocol names and their bits, oldest first. */
@@ -47,21 +52,33 @@ static const struct tls_grade {
     { "null", "tls_null_cipherlist" },
 };
 
-/* tls_level_parse - a level by name. */
-int tls_level_parse(const char *name, enum tls_level *lev)
+/* tls_level_lookup - a level by name among the first n levels. */
+static int tls_level_lookup(const char *name, size_t n, enum tls_level *lev)
 {
     if (name[0] == '\0') {     /* Postfix's empty default means none */
         *lev = TLS_LEV_NONE;
         return 0;
     }
-    for (size_t i = 0; i < sizeof(tls_level_names) / sizeof(*tls_level_names);
-         i++) {
+    for (size_t i = 0; i < n; i++) {
         if (strcasecmp(name, tls_level_names[i]) == 0) {
             *lev = (enum tls_level)i;
             return 0;
         }
     }
     return -1;
+}
+
+/* tls_level_parse - a server level by name. */
+int tls_level_parse(const char *name, enum tls_level *lev)
+{
+    return tls_level_lookup(name, TLS_LEV_ENCRYPT + 1, lev);
+}
+
+/* tls_client_level_parse - a client level by name. */
+int tls_client_level_parse(const char *name, enum tls_level *lev)
+{
+    return tls_level_lookup(name, sizeof(tls_level_names)
+                            / sizeof(*tls_level_names), lev);
 }
 
 /* tls_level_name - a level's name. */
@@ -195,6 +212,45 @@ int tls_cipher_list(const conf *c, const char *grade, const char *exclude,
     if (sb_len(out) == 0)
         return tls_fail(err, "%s is empty", g->param);
     return tls_cipher_exclude(exclude, out, err);
+}
+
+/* OpenSSL version constants for each protocol bit, oldest first. */
+static const struct tls_proto_map {
+    unsigned bit;
+    int version;
+    uint64_t no_option;         /* SSL_OP_NO_* for a hole in the range */
+} tls_proto_map[] = {
+    { TLS_PROTO_SSLv3, SSL3_VERSION, SSL_OP_NO_SSLv3 },
+    { TLS_PROTO_TLSv1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
+    { TLS_PROTO_TLSv1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+    { TLS_PROTO_TLSv1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+    { TLS_PROTO_TLSv1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+};
+
+#define TLS_NMAP (sizeof(tls_proto_map) / sizeof(tls_proto_map[0]))
+
+/* tls_proto_bounds - OpenSSL version range and holes of a mask. */
+int tls_proto_bounds(unsigned mask, int *min, int *max, uint64_t *holes,
+                     strbuf *err)
+{
+    int lo = -1, hi = -1;
+
+    for (size_t i = 0; i < TLS_NMAP; i++) {
+        if (mask & tls_proto_map[i].bit) {
+            lo = lo < 0 ? (int)i : lo;
+            hi = (int)i;
+        }
+    }
+    if (lo < 0)
+        return tls_fail(err, "no protocol OpenSSL supports is enabled");
+    *holes = 0;
+    for (int i = lo + 1; i < hi; i++) {
+        if ((mask & tls_proto_map[i].bit) == 0)
+            *holes |= tls_proto_map[i].no_option;
+    }
+    *min = tls_proto_map[lo].version;
+    *max = tls_proto_map[hi].version;
+    return 0;
 }
 
 /* tls_fail - replace err with a formatted reason; returns -1. */

@@ -29,21 +29,6 @@
 #define TLS_ERR_MAX 1024
 #define TLS_PATH_MAX 4096
 
-/* OpenSSL version constants for each protocol bit, oldest first. */
-static const struct tls_proto_map {
-    unsigned bit;
-    int version;
-    uint64_t no_option;         /* SSL_OP_NO_* for a hole in the range */
-} tls_proto_map[] = {
-    { TLS_PROTO_SSLv3, SSL3_VERSION, SSL_OP_NO_SSLv3 },
-    { TLS_PROTO_TLSv1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
-    { TLS_PROTO_TLSv1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
-    { TLS_PROTO_TLSv1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
-    { TLS_PROTO_TLSv1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
-};
-
-#define TLS_NMAP (sizeof(tls_proto_map) / sizeof(tls_proto_map[0]))
-
 /* Commands a client may give before STARTTLS at level encrypt. */
 static const char *const tls_plain_verbs[] = {
     "EHLO", "HELO", "STARTTLS", "NOOP", "RSET", "QUIT",
@@ -61,22 +46,15 @@ static const struct tls_cert_param {
 /* tls_proto_range - set ctx's protocol range from a TLS_PROTO_* mask. */
 static int tls_proto_range(SSL_CTX *ctx, unsigned mask, strbuf *err)
 {
-    int lo = -1, hi = -1;
+    int lo, hi;
+    uint64_t holes;
 
-    for (size_t i = 0; i < TLS_NMAP; i++) {
-        if (mask & tls_proto_map[i].bit) {
-            lo = lo < 0 ? (int)i : lo;
-            hi = (int)i;
-        }
-    }
-    if (lo < 0)
-        return tls_fail(err, "no protocol OpenSSL supports is enabled");
-    for (int i = lo + 1; i < hi; i++) {
-        if ((mask & tls_proto_map[i].bit) == 0)
-            (void)SSL_CTX_set_options(ctx, tls_proto_map[i].no_option);
-    }
-    if (SSL_CTX_set_min_proto_version(ctx, tls_proto_map[lo].version) != 1
-        || SSL_CTX_set_max_proto_version(ctx, tls_proto_map[hi].version) != 1)
+    if (tls_proto_bounds(mask, &lo, &hi, &holes, err) < 0)
+        return -1;
+    if (holes != 0)
+        (void)SSL_CTX_set_options(ctx, holes);
+    if (SSL_CTX_set_min_proto_version(ctx, lo) != 1
+        || SSL_CTX_set_max_proto_version(ctx, hi) != 1)
         return tls_fail(err, "cannot set the TLS protocol range");
     return 0;
 }
@@ -137,9 +115,9 @@ static int tls_file_check(const char *param, const char *path, strbuf *err)
  * tls_load_pair - a certificate chain file and its key into ctx.
  * cert_param/key_param name the parameters in error messages.
  */
-static int tls_load_pair(SSL_CTX *ctx, const char *cert_param,
-                         const char *cert, const char *key_param,
-                         const char *key, strbuf *err)
+int tls_load_pair(SSL_CTX *ctx, const char *cert_param,
+                  const char *cert, const char *key_param,
+                  const char *key, strbuf *err)
 {
     strbuf why;
     int ret = -1;
@@ -398,10 +376,11 @@ static int tls_wait(int fd, int ssl_error, long long deadline)
 }
 
 /*
- * tls_handshake - SSL_accept until done or the deadline; 0, or -1 with a
+ * tls_handshake - the handshake (SSL_accept or SSL_connect, as the SSL's
+ * state says) until done or the deadline; 0, or -1 with a
  * reason ("timeout", "lost connection", OpenSSL's text) in err.
  */
-static int tls_handshake(SSL *ssl, int fd, long timeout, strbuf *err)
+int tls_handshake(SSL *ssl, int fd, long timeout, strbuf *err)
 {
     long long deadline = tls_now_ms() + (long long)timeout * 1000;
     int ret, e, w;
@@ -409,7 +388,7 @@ static int tls_handshake(SSL *ssl, int fd, long timeout, strbuf *err)
     for (;;) {
         ERR_clear_error();
         errno = 0;
-        if ((ret = SSL_accept(ssl)) == 1)
+        if ((ret = SSL_do_handshake(ssl)) == 1)
             return 0;
         e = SSL_get_error(ssl, ret);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -427,7 +406,7 @@ static int tls_handshake(SSL *ssl, int fd, long timeout, strbuf *err)
 }
 
 /* tls_conn_new - an SSL for fd in non-blocking mode; NULL + err. */
-static tls_conn *tls_conn_new(tls_server *ts, int fd, strbuf *err)
+tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, strbuf *err)
 {
     tls_conn *tc;
     int flags;
@@ -438,12 +417,11 @@ static tls_conn *tls_conn_new(tls_server *ts, int fd, strbuf *err)
         return NULL;
     }
     tc = xcalloc(1, sizeof(*tc));
-    if ((tc->ssl = SSL_new(ts->ctx)) == NULL || SSL_set_fd(tc->ssl, fd) != 1) {
+    if ((tc->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(tc->ssl, fd) != 1) {
         tls_openssl_error(err);
         tls_conn_free(tc);
         return NULL;
     }
-    SSL_set_accept_state(tc->ssl);
     return tc;
 }
 
@@ -486,8 +464,9 @@ tls_conn *tls_server_start(tls_server *ts, tio *t, const char *client,
                  "handshake", client, dropped);
     if (ts->tickets.lifetime > 0)
         tls_tickets_refresh(&ts->tickets);
-    if ((tc = tls_conn_new(ts, tio_fd(t), err)) == NULL)
+    if ((tc = tls_conn_new(ts->ctx, tio_fd(t), err)) == NULL)
         return NULL;
+    SSL_set_accept_state(tc->ssl);
     if (tls_handshake(tc->ssl, tio_fd(t), ts->timeout, err) < 0) {
         msg_info("SSL_accept error from %s: %s", client, sb_str(err));
         tls_conn_free(tc);
@@ -512,5 +491,6 @@ void tls_conn_free(tls_conn *tc)
         SSL_free(tc->ssl);
     }
     tls_info_release(tc);
+    free(tc->cache_key);
     free(tc);
 }
