@@ -37,6 +37,9 @@ struct tio {
     int err;                    /* errno of the last TIO_ERROR */
     enum tio_status werr;       /* sticky write failure */
     size_t rpos, rend;          /* unread input is ibuf[rpos..rend) */
+    bool held_cr;               /* a CR read but not yet given: it comes
+                                 * before ibuf[rpos] (a full line ended
+                                 * between the CR and its successor) */
     size_t olen;                /* pending output is obuf[0..olen) */
     strbuf fmt;                 /* tio_printf scratch */
     unsigned char ibuf[TIO_BUFSIZE];
@@ -199,9 +202,9 @@ void tio_set_timeout(tio *t, int seconds)
 /* tio_set_ops - swap the raw transport at a clean boundary. */
 void tio_set_ops(tio *t, const tio_ops *ops)
 {
-    if (t->rend > t->rpos)
+    if (tio_pending(t) > 0)
         msg_panic("tio_set_ops: %zu bytes of input still buffered",
-                  t->rend - t->rpos);
+                  tio_pending(t));
     if (t->olen > 0)
         msg_panic("tio_set_ops: %zu bytes of output not flushed", t->olen);
     if (ops == NULL) {
@@ -362,8 +365,10 @@ static int tio_line_step(tio *t, struct tio_linestate *ls)
                 *ls->flags |= TIO_LINE_CRLF;
                 return TIO_OK;
             }
-            if (sb_len(ls->sb) >= ls->max || sb_putc(ls->sb, '\r') < 0)
+            if (sb_len(ls->sb) >= ls->max || sb_putc(ls->sb, '\r') < 0) {
+                t->held_cr = true;      /* the next line starts with it */
                 return TIO_TOOLONG;
+            }
             *ls->flags |= TIO_LINE_BARE_CR;
             continue;
         }
@@ -391,11 +396,13 @@ static int tio_line_step(tio *t, struct tio_linestate *ls)
 /* tio_getline - read one bounded line; see tio.h for the outcomes. */
 enum tio_status tio_getline(tio *t, strbuf *sb, size_t max, unsigned *flags)
 {
-    struct tio_linestate ls = { .sb = sb, .max = max, .flags = flags };
+    struct tio_linestate ls = { .sb = sb, .max = max, .flags = flags,
+                                .cr = t->held_cr };
     int64_t deadline = tio_deadline(t);
     enum tio_status st;
     int r;
 
+    t->held_cr = false;
     sb_reset(sb);
     *flags = 0;
     if (ls.max > sb->max)
@@ -419,6 +426,8 @@ enum tio_status tio_skipline(tio *t)
     const unsigned char *nl;
     enum tio_status st;
 
+    t->held_cr = false;
+
     for (;;) {
         nl = memchr(t->ibuf + t->rpos, '\n', t->rend - t->rpos);
         if (nl != NULL) {
@@ -439,6 +448,11 @@ ssize_t tio_read(tio *t, void *buf, size_t len)
 
     if (len == 0)
         msg_panic("tio_read: zero-length read");
+    if (t->held_cr) {
+        t->held_cr = false;
+        *(unsigned char *)buf = '\r';
+        return 1;
+    }
     if (t->rpos == t->rend && (st = tio_fill(t, tio_deadline(t))) != TIO_OK)
         return st;
     n = t->rend - t->rpos;
@@ -452,15 +466,16 @@ ssize_t tio_read(tio *t, void *buf, size_t len)
 /* tio_pending - buffered input. */
 size_t tio_pending(const tio *t)
 {
-    return t->rend - t->rpos;
+    return t->rend - t->rpos + (t->held_cr ? 1 : 0);
 }
 
 /* tio_discard_input - forget buffered input (plaintext before STARTTLS). */
 size_t tio_discard_input(tio *t)
 {
-    size_t n = t->rend - t->rpos;
+    size_t n = tio_pending(t);
 
     t->rpos = t->rend = 0;
+    t->held_cr = false;
     return n;
 }
 
