@@ -21,6 +21,7 @@
 #include "maps/maps.h"
 #include "master/tern_check.h"
 #include "queue/spool.h"
+#include "smtpd/smtpd_check.h"
 
 #define EX_USAGE_CODE 64
 
@@ -112,6 +113,45 @@ static void check_param_tables(const conf *c, const char *name,
     conf_list_free(list);
     sb_release(&ref);
     sb_release(&value);
+    sb_release(&err);
+}
+
+/*
+ * check_restrictions - compile the restriction lists of every smtpd
+ * service as the server does at start (restrict_compile), so an unknown
+ * restriction name is reported here and not first by a failing service.
+ * Only a configuration without other errors is compiled: the lists open
+ * the same tables, whose problems were reported once already.
+ */
+void check_restrictions(const conf *c, struct check_report *r)
+{
+    strbuf err;
+
+    if (r->errors > 0) {
+        msg_info("note: smtpd restriction lists are checked once the "
+                 "errors above are fixed");
+        return;
+    }
+    sb_init(&err, 8192);
+    for (size_t i = 0; i < conf_service_count(c); i++) {
+        const struct conf_service *svc = conf_service_at(c, i);
+        const conf *sc;
+        const char *prog;
+        restrict_set *rs;
+
+        if (svc->argv == NULL || svc->argv[0] == NULL)
+            continue;
+        prog = strrchr(svc->argv[0], '/');
+        prog = prog ? prog + 1 : svc->argv[0];
+        if (strcmp(prog, "smtpd") != 0
+            || (sc = conf_for_service(c, svc->name, svc->type_name)) == NULL)
+            continue;
+        if ((rs = restrict_compile(sc, &err)) == NULL)
+            check_error(r, "%s/master.cf, line %d: service %s/%s: %s",
+                        conf_directory(c), svc->line, svc->name,
+                        svc->type_name, sb_str(&err));
+        restrict_free(rs);
+    }
     sb_release(&err);
 }
 
@@ -261,6 +301,7 @@ int check_main(int argc, char **argv)
             check_warning(&r, "%s", text);
     }
     check_tables(c, &r);
+    check_restrictions(c, &r);
     check_spool(c, &r);
     conf_free(c);
     if (r.errors > 0)

@@ -3,7 +3,8 @@
  *
  * check_main() loads main.cf and master.cf, prints every diagnostic, runs
  * map_check on every table named by a table-list parameter set in main.cf or
- * a -o override, then check_spool(). Problems are printed as they are found
+ * a -o override, compiles every smtpd service's restriction lists
+ * (check_restrictions), then check_spool(). Problems are printed as they are found
  * ("tern check: warning: ..." / "tern check: error: ..."); the exit status is
  * 1 when there was any error, 0 otherwise (warnings alone exit 0).
  */
@@ -28,6 +29,14 @@ void check_warning(struct check_report *r, const char *fmt, ...)
 
 /* check_tables - map_check every table of the table-list parameters set. */
 void check_tables(const conf *c, struct check_report *r);
+
+/*
+ * check_restrictions - restrict_compile the restriction lists of every
+ * smtpd service (main.cf plus its -o overrides); each error names the
+ * master.cf line, the service, the parameter and the item. Skipped (with
+ * a note) when r already holds errors: the lists open the same tables.
+ */
+void check_restrictions(const conf *c, struct check_report *r);
 
 /*
  * check_spool - queue_directory, if it exists, must be a directory owned

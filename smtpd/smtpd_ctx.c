@@ -1,7 +1,7 @@
 /*
  * smtpd_ctx - the SMTP server's per-process state: parameters read once
  * from the service's configuration, the spool and queue ID generator, the
- * routing tables of the built-in relay rule, the resolver for client
+ * compiled restriction lists (smtpd_restrict.c), the resolver for client
  * names, and the connection-count directory. Construction fails with a
  * reason (the service then refuses to start); nothing here exits.
  */
@@ -95,7 +95,7 @@ smtpd_ctx *smtpd_ctx_new(const conf *cf, const char *service, strbuf *why)
     ctx_params(ctx);
     spool_init(&ctx->sp, ctx->p.queue_directory);
     qid_gen_init(&ctx->gen, conf_get_bool(cf, "enable_long_queue_ids"));
-    if ((ctx->route = route_open(cf, why)) == NULL
+    if (smtpd_restrict_ctx_open(ctx, why) < 0
         || smtpd_nets_parse(ctx, why) < 0
         || smtpd_auth_ctx_open(ctx, why) < 0
         || (ctx->cleanup = cleanup_cfg_open(cf, why)) == NULL) {
@@ -119,8 +119,7 @@ void smtpd_ctx_free(smtpd_ctx *ctx)
     smtpd_tls_ctx_free(ctx);
     smtpd_auth_ctx_free(ctx);
     cleanup_cfg_close(ctx->cleanup);
-    if (ctx->route)
-        route_close(ctx->route);
+    smtpd_restrict_ctx_free(ctx);
     if (ctx->dns)
         dns_close(ctx->dns);
     if (ctx->conn_dirfd >= 0)

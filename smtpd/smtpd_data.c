@@ -7,7 +7,9 @@
  * BDAT chunks are read by exact count. Either way the bytes go to
  * smtpd_queue_content, message_size_limit is counted on the client's
  * bytes, a NUL byte refuses the message, and 250 is sent only after
- * smtpd_queue_commit made the file durable.
+ * smtpd_queue_commit made the file durable. smtpd_data_restrictions run
+ * at DATA and at the first BDAT chunk, smtpd_end_of_data_restrictions
+ * once the content is in (smtpd_restrict).
  */
 #include <string.h>
 #include <strings.h>
@@ -81,6 +83,7 @@ static enum smtpd_result data_commit(smtpd_sess *s)
 static enum smtpd_result data_finish(smtpd_sess *s)
 {
     struct smtpd_txn *x = &s->txn;
+    const char *why;
 
     s->where = "END-OF-MESSAGE";
     if (x->nul)
@@ -88,6 +91,11 @@ static enum smtpd_result data_finish(smtpd_sess *s)
                            "NUL character in message");
     if (x->too_big)
         return data_refuse(s, "552 5.3.4 Message size exceeds fixed limit");
+    if ((why = smtpd_restrict(s, RS_EOD, NULL)) != NULL) {
+        smtpd_reply(s, why);    /* the engine logged the reject */
+        smtpd_txn_reset(s);
+        return SMTPD_FAIL;
+    }
     return data_commit(s);
 }
 
@@ -131,16 +139,22 @@ static int data_read(smtpd_sess *s, smtpd_dot *dot)
 enum smtpd_result smtpd_verb_data(smtpd_sess *s, const char *arg, size_t len)
 {
     smtpd_dot dot;
+    const char *why;
 
     if (s->ill_pipelining) {
         smtpd_reply(s, SMTPD_PIPE_REPLY);
         smtpd_log_reject(s, "DATA", SMTPD_PIPE_REPLY, NULL);
+        s->quit = true;
         return SMTPD_FAIL;
     }
     while (len > 0 && (*arg == ' ' || *arg == '\t'))
         arg++, len--;
     if (len > 0) {
         smtpd_reply(s, "501 5.5.4 Syntax: DATA");
+        return SMTPD_FAIL;
+    }
+    if ((why = smtpd_restrict(s, RS_DATA, NULL)) != NULL) {
+        smtpd_reply(s, why);    /* the engine logged the reject */
         return SMTPD_FAIL;
     }
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -218,15 +232,29 @@ static int bdat_chunk(smtpd_sess *s, uint64_t count, bool keep)
     return 0;
 }
 
-/* bdat_precheck - why this chunk cannot be taken, or NULL. */
-static const char *bdat_precheck(const smtpd_sess *s)
+/*
+ * bdat_precheck - why this chunk cannot be taken, or NULL. The first
+ * chunk runs smtpd_data_restrictions; a refusal there refuses every chunk
+ * of the message.
+ */
+static const char *bdat_precheck(smtpd_sess *s)
 {
-    if (s->ill_pipelining)
+    const char *why;
+
+    if (s->ill_pipelining) {
+        s->quit = true;
         return SMTPD_PIPE_REPLY;
+    }
     if (!s->txn.active)
         return "503 5.5.1 Error: need RCPT command";
     if (s->txn.nrcpt == 0)
         return "554 5.5.1 Error: no valid recipients";
+    if (s->txn.bdat_failed)
+        return "554 5.5.1 Error: BDAT message refused at the first chunk";
+    if (!s->txn.bdat && (why = smtpd_restrict(s, RS_DATA, NULL)) != NULL) {
+        s->txn.bdat_failed = true;
+        return why;
+    }
     return NULL;
 }
 

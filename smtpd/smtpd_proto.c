@@ -114,6 +114,7 @@ void smtpd_txn_reset(smtpd_sess *s)
     x->nrcpt = 0;
     x->size = 0;
     x->qid[0] = '\0';
+    smtpd_restrict_reset(s);    /* the message's HOLD/DISCARD/PREPEND */
 }
 
 /* smtpd_io_status - log (and answer) a failed read; returns -1. */
@@ -153,6 +154,8 @@ static size_t arg_trim(const char **arg, size_t len)
 static enum smtpd_result verb_hello(smtpd_sess *s, const char *arg,
                                     size_t len, bool esmtp)
 {
+    const char *why;
+
     len = arg_trim(&arg, len);
     if (len == 0) {
         smtpd_reply(s, esmtp ? "501 5.5.4 Syntax: EHLO hostname"
@@ -167,6 +170,10 @@ static enum smtpd_result verb_hello(smtpd_sess *s, const char *arg,
             break;
     s->esmtp = esmtp;
     s->ext = esmtp ? smtpd_auth_ext(s, smtpd_tls_ext(s, s->ctx->p.ext)) : 0;
+    if ((why = smtpd_restrict_helo(s)) != NULL) {
+        smtpd_reply(s, why);
+        return SMTPD_FAIL;
+    }
     return SMTPD_OK;
 }
 
@@ -268,8 +275,7 @@ static enum smtpd_result verb_vrfy(smtpd_sess *s, const char *arg, size_t len)
         smtpd_reply(s, "501 5.5.4 Syntax: VRFY address");
         return SMTPD_FAIL;
     }
-    smtpd_replyf(s, "252 2.0.0 %.*s", (int)len, arg);
-    return SMTPD_OK;
+    return smtpd_restrict_vrfy(s, arg, len);   /* the RCPT lists, 252 */
 }
 
 /* verb_help - HELP: the commands this server knows. */
@@ -437,7 +443,8 @@ static void dispatch(smtpd_sess *s)
     }
     if ((v->flags & V_JUNK) && s->junk++ >= s->ctx->p.junk_limit)
         s->errors++;
-    if ((why = smtpd_tls_gate(s, v->name)) != NULL
+    if ((why = smtpd_restrict_gate(s, v->name)) != NULL
+        || (why = smtpd_tls_gate(s, v->name)) != NULL
         || (v->check && (why = v->check(s)) != NULL)) {
         smtpd_reply(s, why);
         r = SMTPD_FAIL;
@@ -541,6 +548,7 @@ static void sess_free(smtpd_sess *s)
     tio_free(s->t);
     smtpd_tls_end(s);           /* after the stream that points at it */
     smtpd_auth_end(s);
+    smtpd_restrict_end(s);
     sb_release(&s->txn.sender);
     sb_release(&s->txn.first_rcpt);
     sb_release(&s->name);
@@ -565,6 +573,7 @@ void smtpd_serve(smtpd_ctx *ctx, int fd)
     smtpd_client_identify(&s);
     msg_info("connect from %s", sb_str(&s.namaddr));
     smtpd_auth_start(&s);       /* SASL state for this client (and its TLS) */
+    smtpd_restrict_start(&s);   /* restriction state for the session */
     if (!smtpd_client_conn_take(&s)) {
         smtpd_replyf(&s, "421 4.7.0 %s Error: too many connections from %s",
                      ctx->p.myhostname, s.addr);
@@ -572,7 +581,8 @@ void smtpd_serve(smtpd_ctx *ctx, int fd)
     } else if (smtpd_tls_wrapper(&s)) {     /* TLS first on port 465 */
         if (tio_readable(s.t, SMTPD_PREGREET_MS) == 1)
             pipe_flag(&s, "CONNECT");
-        smtpd_replyf(&s, "220 %s", ctx->p.banner);
+        if (smtpd_restrict_connect(&s))     /* else its refusal was sent */
+            smtpd_replyf(&s, "220 %s", ctx->p.banner);
         smtpd_loop(&s);
     }
     sb_init(&counts, 1024);

@@ -115,7 +115,9 @@ static int queue_received(smtpd_sess *s)
     int rc;
 
     sb_init(&hdr, 4 * QFILE_FIELD_MAX + 4096);
-    rc = smtpd_fmt_received(&r, &hdr);
+    rc = smtpd_restrict_prepend(s);     /* PREPEND: above ours, as Postfix */
+    if (rc == 0)
+        rc = smtpd_fmt_received(&r, &hdr);
     if (rc == 0)
         rc = cleanup_write(s->txn.cl, sb_str(&hdr), sb_len(&hdr));
     sb_release(&hdr);
@@ -149,9 +151,11 @@ static void queue_hold(smtpd_sess *s)
 
 /*
  * smtpd_queue_commit - cleanup's verdict, then (OK, HOLD) durable and
- * named by the reserved ID, qmgr woken; 0. DISCARD: nothing kept, 0 (the
- * client is told it was queued, as Postfix does). REJECT / TEMPFAIL: -1
- * with cleanup's SMTP reply in reply ("" for a write error).
+ * named by the reserved ID, qmgr woken; 0. HOLD from cleanup or from an
+ * access table (smtpd_restrict_hold) lands in hold/. DISCARD from either:
+ * nothing kept, 0 (the client is told it was queued, as Postfix does).
+ * REJECT / TEMPFAIL: -1 with cleanup's SMTP reply in reply ("" for a
+ * write error).
  */
 int smtpd_queue_commit(smtpd_sess *s, strbuf *reply)
 {
@@ -165,6 +169,10 @@ int smtpd_queue_commit(smtpd_sess *s, strbuf *reply)
         return -1;
     if (!x->received_done)
         (void)queue_received(s);
+    if (smtpd_restrict_discard(s)) {    /* access DISCARD: 250, not kept */
+        smtpd_queue_abort(s);
+        return 0;
+    }
     v = cleanup_close(x->cl, reply);
     x->cl = NULL;
     if (v != CLEANUP_OK && v != CLEANUP_HOLD) {
@@ -177,7 +185,7 @@ int smtpd_queue_commit(smtpd_sess *s, strbuf *reply)
         return -1;
     if (strcmp(qid, x->qid) != 0)
         msg_panic("%s: committed as %s", x->qid, qid);
-    if (v == CLEANUP_HOLD)
+    if (v == CLEANUP_HOLD || smtpd_restrict_hold(s))
         queue_hold(s);
     else
         (void)trigger_service(s->ctx->cf, s->ctx->p.queue_directory, "qmgr");

@@ -3,9 +3,9 @@
  * the smtpd_*.c files of this folder only (not an API for other folders).
  *
  * Plug-in points for the parts that come later:
- *  - restrictions: smtpd_relay_check() in smtpd_relay.c is the one place
- *    that decides RCPT today (Postfix's default relay rule); the restriction
- *    engine (smtpd_check.[ch], restrict_*) replaces its call in smtpd_mail.c.
+ *  - restrictions: smtpd_restrict() in smtpd_restrict.c runs the
+ *    restriction engine (smtpd_check.[ch], restrict_*) at every stage; it
+ *    is the only place that decides whether a command may go on.
  *  - STARTTLS: smtpd_verb_starttls() in smtpd_proto.c; sess->tls and
  *    sess->tls_info (the Received: cipher clause) are what tls/ fills, and
  *    tio_set_ops() after tio_discard_input() slides TLS under sess->t.
@@ -28,10 +28,10 @@
 #include "conf/conf.h"
 #include "queue/qfile.h"
 #include "queue/qid.h"
-#include "queue/route.h"
 #include "queue/spool.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_args.h"
+#include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_fmt.h"
 #include "smtpd/smtpd_sasl.h"
 #include "queue/cleanup.h"
@@ -64,7 +64,6 @@ struct smtpd_ctx {
     struct smtpd_params p;
     spool sp;
     qid_gen gen;
-    route_ctx *route;
     dns_ctx *dns;               /* NULL: client names are "unknown" */
     struct cidr *nets;          /* mynetworks */
     size_t nnets;
@@ -72,6 +71,8 @@ struct smtpd_ctx {
     tls_server *tls;            /* smtpd_tls.c: STARTTLS / wrapper mode */
     smtpd_sasl *sasl;           /* smtpd_auth.c: SMTP AUTH */
     cleanup_cfg *cleanup;       /* queue/cleanup: rewriting, header_checks */
+    restrict_set *restrictions; /* smtpd_restrict.c: compiled once */
+    bool restrict_warned;       /* FILTER/REDIRECT/BCC warning given */
 };
 
 /* Counters of the disconnect line, in Postfix's order. */
@@ -140,6 +141,7 @@ typedef struct smtpd_sess {
     unsigned stash_flags;
     strbuf stash;
     int conn_fd;                /* connection-count lock, -1 = none */
+    struct smtpd_rx *rx;        /* smtpd_restrict.c: restriction state */
 } smtpd_sess;
 
 /* smtpd_proto.c */
@@ -152,6 +154,7 @@ void smtpd_txn_reset(smtpd_sess *s);
 int smtpd_io_status(smtpd_sess *s, enum tio_status st);
 
 /* smtpd_mail.c */
+int smtpd_addr_internal(smtpd_sess *s, const addr *a, strbuf *out);
 enum smtpd_result smtpd_verb_mail(smtpd_sess *s, const char *arg, size_t len);
 enum smtpd_result smtpd_verb_rcpt(smtpd_sess *s, const char *arg, size_t len);
 
@@ -167,10 +170,26 @@ int smtpd_queue_content(smtpd_sess *s, const char *buf, size_t len);
 int smtpd_queue_commit(smtpd_sess *s, strbuf *reply);
 void smtpd_queue_abort(smtpd_sess *s);
 
-/* smtpd_relay.c */
+/* smtpd_relay.c: mynetworks for the session's trust flag */
 int smtpd_nets_parse(smtpd_ctx *ctx, strbuf *why);
 bool smtpd_nets_match(const smtpd_ctx *ctx, const char *addr);
-const char *smtpd_relay_check(smtpd_sess *s, const char *rcpt, strbuf *reply);
+
+/* smtpd_restrict.c: the restriction engine in the session */
+int smtpd_restrict_ctx_open(smtpd_ctx *ctx, strbuf *why);
+void smtpd_restrict_ctx_free(smtpd_ctx *ctx);
+void smtpd_restrict_start(smtpd_sess *s);
+void smtpd_restrict_end(smtpd_sess *s);
+void smtpd_restrict_reset(smtpd_sess *s);
+const char *smtpd_restrict(smtpd_sess *s, enum restrict_stage stage,
+                           const char *address);
+bool smtpd_restrict_connect(smtpd_sess *s);
+const char *smtpd_restrict_gate(smtpd_sess *s, const char *verb);
+const char *smtpd_restrict_helo(smtpd_sess *s);
+enum smtpd_result smtpd_restrict_vrfy(smtpd_sess *s, const char *arg,
+                                      size_t len);
+int smtpd_restrict_prepend(smtpd_sess *s);
+bool smtpd_restrict_hold(const smtpd_sess *s);
+bool smtpd_restrict_discard(const smtpd_sess *s);
 
 /* smtpd_tls.c: STARTTLS, wrapper mode, the encrypt gate, TLS EHLO words */
 void smtpd_tls_ctx_free(smtpd_ctx *ctx);
