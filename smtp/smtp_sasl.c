@@ -280,15 +280,17 @@ int smtp_sasl_lookup(smtp_sasl *sa, const struct smtp_sasl_dest *d,
         rv = lookup_one(sa, d->host, &whole, &val, why);
     if (rv == MAP_NOTFOUND && strcasecmp(d->host, d->nexthop) != 0)
         rv = lookup_one(sa, d->nexthop, &whole, &val, why);
-    if (rv == MAP_FOUND) {
+    if (rv == MAP_FOUND) {              /* "user:password", at the first ':' */
         colon = memchr(sb_str(&val), ':', sb_len(&val));
-        if (colon == NULL) {
+        if (colon == NULL)
             colon = sb_str(&val) + sb_len(&val);
-        }
         if (sb_append(user, sb_str(&val), (size_t)(colon - sb_str(&val))) != 0
             || (*colon && sb_puts(pass, colon + 1) != 0)) {
             (void)sb_puts(why, "smtp_sasl_password_maps: user name or "
                           "password too long");
+            explicit_bzero(pass->data, pass->len);
+            sb_reset(user);
+            sb_reset(pass);
             rv = MAP_ERROR;
         }
     }
