@@ -40,6 +40,7 @@ typedef struct smtp_params {
     const char *resolver;       /* resolver_servers, "" = resolv.conf */
     dns_addr own[SMTP_OWN_ADDR_MAX];   /* this host's addresses */
     size_t nown;
+    struct maplist *header_checks;     /* smtp_header_checks (smtp_hdrchk.h) */
 } smtp_params;
 
 /* smtp_params_load - read c; -1 and why when a value is unusable. */

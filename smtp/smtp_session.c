@@ -15,6 +15,8 @@
 #include "smtp/smtp_conn.h"
 #include "smtp/smtp_session.h"
 #include "smtp/smtp_sess_int.h"
+#include "smtp/smtp_starttls.h"
+#include "tls/tls.h"
 
 /* smtp_outcome_init - undecided. */
 void smtp_outcome_init(smtp_outcome *o)
@@ -133,6 +135,7 @@ static void sess_free(smtp_session *s)
 {
     if (s->t)
         tio_free(s->t);
+    tls_conn_free(s->tls);              /* after the last I/O on s->t */
     if (s->fd >= 0)
         (void)close(s->fd);
     sb_release(&s->name);
@@ -167,8 +170,7 @@ static int sess_greeting(smtp_session *s, const smtp_params *p,
 }
 
 /* sess_hello - EHLO (HELO after a 5xx) or LHLO. */
-static int sess_hello(smtp_session *s, const smtp_params *p,
-                      smtp_outcome *why)
+int sess_hello(smtp_session *s, const smtp_params *p, smtp_outcome *why)
 {
     const char *verb = p->lmtp ? "LHLO" : "EHLO";
     int rc;
@@ -195,9 +197,9 @@ static int sess_hello(smtp_session *s, const smtp_params *p,
     return -1;
 }
 
-/* smtp_session_open - connect, greeting, hello. */
-smtp_session *smtp_session_open(const smtp_params *p, const smtp_target *tg,
-                                const char *path, smtp_outcome *why)
+/* sess_open - connect, greeting, hello. */
+static smtp_session *sess_open(const smtp_params *p, const smtp_target *tg,
+                               const char *path, smtp_outcome *why)
 {
     smtp_session *s = sess_new(p, tg, path);
     strbuf err;
@@ -225,6 +227,25 @@ smtp_session *smtp_session_open(const smtp_params *p, const smtp_target *tg,
         return NULL;
     }
     return s;
+}
+
+/* smtp_session_open - a session, with TLS as the policy says. */
+smtp_session *smtp_session_open(const smtp_params *p, const smtp_target *tg,
+                                const char *path, const smtp_dest *d,
+                                smtp_outcome *why)
+{
+    smtp_session *s = sess_open(p, tg, path, why);
+    enum smtp_tls_result rc;
+
+    if (s == NULL || d == NULL || path != NULL)
+        return s;
+    if ((rc = smtp_starttls(s, p, d, tg, why)) == SMTP_TLS_OK)
+        return s;
+    if (rc == SMTP_TLS_RETRY_PLAIN)     /* level may only */
+        msg_info("%s: %s; retrying without TLS", sb_str(&s->relay),
+                 sb_str(&why->reason));
+    smtp_session_close(s, p);           /* QUIT only when in step */
+    return rc == SMTP_TLS_RETRY_PLAIN ? sess_open(p, tg, path, why) : NULL;
 }
 
 /* smtp_session_rset - RSET before reusing a cached session. */

@@ -32,6 +32,22 @@
 
 #define SMTP_REASON_MAX 1000
 
+struct smtp_tls;
+struct tls_conn;
+struct tls_policy;
+
+/*
+ * What a new session is for: the request's routing facts. Per request;
+ * a session copies what it must keep. Fields may be NULL.
+ */
+typedef struct smtp_dest {
+    const char *nexthop;        /* as the request names it: "[relay]:587" */
+    const char *domain;         /* its host or domain, no [] or port */
+    const char *sender;         /* the envelope sender */
+    struct smtp_tls *tls;       /* the process's TLS engine and tables */
+    const struct tls_policy *tls_policy;  /* NULL: no TLS (level none) */
+} smtp_dest;
+
 /* What happened to one recipient (or to a connection attempt). */
 typedef struct smtp_outcome {
     bool done;                  /* decided */
@@ -48,6 +64,7 @@ typedef struct smtp_session {
     smtp_features feat;
     bool esmtp;
     bool in_sync;               /* the protocol state is known: reusable */
+    struct tls_conn *tls;       /* STARTTLS succeeded: TLS is active */
     unsigned uses;              /* transactions started on it */
     struct timespec idle_since; /* end of the last transaction */
     smtp_reply reply;
@@ -61,11 +78,14 @@ void smtp_outcome_set(smtp_outcome *o, enum dlv_action action,
 
 /*
  * smtp_session_open - connect to a TCP target, or to a UNIX socket when
- * path is not NULL, read the greeting and say EHLO/HELO/LHLO. NULL on any
- * failure, with why filled (deferred: the caller tries the next address).
+ * path is not NULL, read the greeting, say EHLO/HELO/LHLO, then STARTTLS
+ * as d's TLS policy says (smtp_starttls.h; d may be NULL: no TLS). NULL on
+ * any failure, with why filled (deferred: the caller tries the next
+ * address).
  */
 smtp_session *smtp_session_open(const smtp_params *p, const smtp_target *tg,
-                                const char *path, smtp_outcome *why);
+                                const char *path, const smtp_dest *d,
+                                smtp_outcome *why);
 
 /*
  * smtp_session_deliver - one transaction for req's recipients; out has

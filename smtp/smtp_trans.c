@@ -16,6 +16,7 @@
 #include "common/attr.h"
 #include "common/xalloc.h"
 #include "smtp/smtp_body.h"
+#include "smtp/smtp_hdrchk.h"
 #include "smtp/smtp_sess_int.h"
 
 #define TRANS_CMD_MAX   4096            /* a MAIL or RCPT command */
@@ -235,11 +236,13 @@ static void trans_local_fail(trans *t, const char *why)
 static int trans_body(trans *t, const qfile_msg *msg)
 {
     smtp_body enc;
+    smtp_hdrchk hc;                     /* smtp_header_checks */
     strbuf out;
     char *buf = xmalloc(TRANS_CHUNK);
     int rc = TIO_OK;
 
     smtp_body_init(&enc, t->p->line_limit);
+    smtp_hdrchk_init(&hc, t->p->header_checks, t->req->queue_id);
     sb_init(&out, SB_NOLIMIT);
     tio_set_timeout(t->s->t, t->p->timeout[SMTP_ST_BODY]);
     for (uint64_t pos = 0; pos < msg->content_size && rc == TIO_OK;) {
@@ -255,17 +258,27 @@ static int trans_body(trans *t, const qfile_msg *msg)
         }
         pos += (uint64_t)n;
         sb_reset(&out);
-        (void)smtp_body_feed(&enc, buf, (size_t)n, &out);
+        if (smtp_hdrchk_pass(&hc, &enc, buf, (size_t)n, &out) < 0) {
+            trans_local_fail(t, "smtp_header_checks map lookup problem");
+            rc = TIO_ERROR;
+            break;
+        }
         if ((rc = tio_write(t->s->t, sb_str(&out), sb_len(&out))) != TIO_OK)
             trans_io_fail(t, rc, SMTP_ST_BODY);
     }
     if (rc == TIO_OK) {
         sb_reset(&out);
-        (void)smtp_body_finish(&enc, &out);
-        if ((rc = tio_write(t->s->t, sb_str(&out), sb_len(&out))) != TIO_OK
-            || (rc = tio_flush(t->s->t)) != TIO_OK)
-            trans_io_fail(t, rc, SMTP_ST_BODY);
+        if (smtp_hdrchk_pass_end(&hc, &enc, &out) < 0) {
+            trans_local_fail(t, "smtp_header_checks map lookup problem");
+            rc = TIO_ERROR;
+        } else {
+            (void)smtp_body_finish(&enc, &out);
+            if ((rc = tio_write(t->s->t, sb_str(&out), sb_len(&out))) != TIO_OK
+                || (rc = tio_flush(t->s->t)) != TIO_OK)
+                trans_io_fail(t, rc, SMTP_ST_BODY);
+        }
     }
+    smtp_hdrchk_release(&hc);
     sb_release(&out);
     free(buf);
     return rc == TIO_OK ? 0 : -1;
