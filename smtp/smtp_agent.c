@@ -19,7 +19,10 @@
 #include "smtp/smtp_agent.h"
 #include "smtp/smtp_log.h"
 #include "smtp/smtp_resolve.h"
+#include "smtp/smtp_sasl.h"
 #include "smtp/smtp_session.h"
+#include "smtp/smtp_hdrchk.h"
+#include "smtp/smtp_starttls.h"
 
 #define AGENT_DNS_TIMEOUT_MS 5000
 #define AGENT_DNS_TRIES      2
@@ -27,6 +30,8 @@
 struct smtp_agent {
     smtp_params p;
     dns_ctx *dns;
+    smtp_sasl *sasl;            /* SMTP AUTH (disabled unless enabled) */
+    smtp_tls *tls;              /* STARTTLS policy and engine */
     smtp_session *cached;       /* kept open after a delivery */
     strbuf cached_key;          /* its nexthop */
 };
@@ -40,6 +45,7 @@ typedef struct job {
     smtp_session *s;            /* the session used, if any */
     struct timeval got, conn_done, end;
     bool connected;
+    const smtp_dest *dest;      /* routing facts and TLS policy */
 } job;
 
 /* smtp_agent_new - parameters and resolver. */
@@ -48,12 +54,17 @@ smtp_agent *smtp_agent_new(const conf *c, bool lmtp, strbuf *why)
     smtp_agent *a = xcalloc(1, sizeof(*a));
 
     if (smtp_params_load(c, lmtp, &a->p, why) < 0
+        || (a->sasl = smtp_sasl_open(c, lmtp, why)) == NULL
+        || (a->tls = smtp_tls_open(c, why)) == NULL
+        || smtp_hdrchk_open(c, &a->p.header_checks, why) < 0
         || (a->dns = dns_open(a->p.resolver, AGENT_DNS_TIMEOUT_MS,
                               AGENT_DNS_TRIES, why)) == NULL) {
+        smtp_sasl_free(a->sasl);
+        smtp_tls_free(a->tls);
         free(a);
         return NULL;
     }
-    sb_init(&a->cached_key, 4096);
+    sb_init(&a->cached_key, 2 * DLV_VALUE_MAX + 2);
     return a;
 }
 
@@ -64,6 +75,9 @@ void smtp_agent_free(smtp_agent *a)
         return;
     smtp_session_close(a->cached, &a->p);
     dns_close(a->dns);
+    smtp_sasl_free(a->sasl);
+    smtp_tls_free(a->tls);
+    smtp_hdrchk_close(a->p.header_checks);
     sb_release(&a->cached_key);
     free(a);
 }
@@ -123,9 +137,27 @@ static void job_unix_path(const job *j, const char *path, strbuf *out)
     (void)sb_puts(out, path);
 }
 
+/*
+ * job_auth - SMTP AUTH on a fresh session (smtp_sasl.h); on failure the
+ * session is closed and relay names it for the log, as Postfix does.
+ */
+static int job_auth(job *j, smtp_session *s, const smtp_target *tg,
+                    smtp_outcome *why, strbuf *relay)
+{
+    struct smtp_sasl_dest d = {.sender = j->req.sender, .host = tg->host,
+                               .nexthop = j->req.nexthop};
+
+    if (smtp_sasl_login(j->a->sasl, s, &j->a->p, &d, s->tls != NULL,
+                        why) == 0)
+        return 0;
+    (void)sb_set(relay, sb_str(&s->relay));
+    smtp_session_close(s, &j->a->p);
+    return -1;
+}
+
 /* job_try_targets - resolve, then the addresses in order; NULL if none. */
 static smtp_session *job_try_targets(job *j, const struct route_nexthop *hop,
-                                     smtp_outcome *why)
+                                     smtp_outcome *why, strbuf *relay)
 {
     const smtp_params *p = &j->a->p;
     smtp_targets tg = {0};
@@ -140,7 +172,9 @@ static smtp_session *job_try_targets(job *j, const struct route_nexthop *hop,
         smtp_outcome_set(why, rc == SMTP_RESOLVE_DEFER ? DLV_DEFERRED
                          : DLV_FAILED, dsn, sb_str(&err));
     for (size_t i = 0; i < tg.n && s == NULL; i++) {
-        s = smtp_session_open(p, &tg.v[i], NULL, why);
+        s = smtp_session_open(p, &tg.v[i], NULL, j->dest, why);
+        if (s != NULL && job_auth(j, s, &tg.v[i], why, relay) < 0)
+            s = NULL;
         if (s == NULL)
             msg_info("%s", sb_str(&why->reason));
     }
@@ -150,7 +184,8 @@ static smtp_session *job_try_targets(job *j, const struct route_nexthop *hop,
 }
 
 /* job_connect - a new session for hop; NULL with every recipient decided. */
-static smtp_session *job_connect(job *j, const struct route_nexthop *hop)
+static smtp_session *job_connect(job *j, const struct route_nexthop *hop,
+                                 strbuf *relay)
 {
     smtp_outcome why;
     smtp_session *s;
@@ -161,12 +196,12 @@ static smtp_session *job_connect(job *j, const struct route_nexthop *hop)
 
         sb_init(&path, 4096);
         job_unix_path(j, sb_str(&hop->host), &path);
-        s = smtp_session_open(&j->a->p, NULL, sb_str(&path), &why);
+        s = smtp_session_open(&j->a->p, NULL, sb_str(&path), j->dest, &why);
         if (s == NULL)
             msg_info("%s", sb_str(&why.reason));
         sb_release(&path);
     } else {
-        s = job_try_targets(j, hop, &why);
+        s = job_try_targets(j, hop, &why, relay);
     }
     if (s == NULL)
         job_fail_all(j, why.action, why.dsn, sb_str(&why.reason));
@@ -174,34 +209,80 @@ static smtp_session *job_connect(job *j, const struct route_nexthop *hop)
     return s;
 }
 
+/*
+ * job_cache_key - the session cache key: the nexthop, and the sender too
+ * when credentials depend on it (Postfix turns caching off instead).
+ */
+static const char *job_cache_key(const job *j, strbuf *key)
+{
+    (void)sb_set(key, j->req.nexthop);
+    if (smtp_sasl_per_sender(j->a->sasl))
+        (void)sb_printf(key, "\n%s", j->req.sender);
+    return sb_str(key);
+}
+
+/*
+ * job_tls_policy - the request's routing facts and TLS policy into d;
+ * -1 when the policy defers every recipient (nothing is sent).
+ */
+static int job_tls_policy(job *j, const struct route_nexthop *hop,
+                          struct tls_policy *pol, smtp_dest *d)
+{
+    char dsn[SMTP_DSN_SIZE];
+    strbuf why;
+    int rc = 0;
+
+    *d = (smtp_dest){.nexthop = j->req.nexthop, .domain = sb_str(&hop->host),
+                     .sender = j->req.sender, .tls = j->a->tls,
+                     .tls_policy = pol};
+    j->dest = d;
+    if (j->a->p.lmtp)
+        return 0;                       /* LMTP: no TLS (level none) */
+    sb_init(&why, SMTP_REASON_MAX);
+    if ((rc = smtp_tls_policy(j->a->tls, j->req.nexthop, d->domain, pol, dsn,
+                              &why)) < 0)
+        job_fail_all(j, DLV_DEFERRED, dsn, sb_str(&why));
+    sb_release(&why);
+    return rc;
+}
+
 /* job_deliver - nexthop, session (cached or new), one transaction. */
 static void job_deliver(job *j, strbuf *relay, unsigned *conn_use)
 {
     smtp_agent *a = j->a;
     struct route_nexthop hop;
-    strbuf err;
+    struct tls_policy pol;
+    smtp_dest dest;
+    strbuf err, key;
     smtp_session *s = NULL;
 
+    tls_policy_init(&pol);
     route_nexthop_init(&hop);
     sb_init(&err, SMTP_REASON_MAX);
+    sb_init(&key, 2 * DLV_VALUE_MAX + 2);
     if (route_parse_nexthop(j->req.nexthop, a->p.lmtp ? 24 : 25, a->p.lmtp,
                             &hop, &err) < 0 || hop.kind == ROUTE_HOP_TEXT) {
         if (sb_len(&err) == 0)
             (void)sb_printf(&err, "bad nexthop \"%s\"", j->req.nexthop);
         msg_warn("%s: %s", j->req.queue_id, sb_str(&err));
         job_fail_all(j, DLV_DEFERRED, "4.3.5", sb_str(&err));
-    } else if ((s = cache_take(a, j->req.nexthop)) != NULL
-               || (s = job_connect(j, &hop)) != NULL) {
+    } else if (job_tls_policy(j, &hop, &pol, &dest) < 0) {
+        /* deferred by the TLS policy: no connection at all */
+    } else if ((s = cache_take(a, job_cache_key(j, &key))) != NULL
+               || (s = job_connect(j, &hop, relay)) != NULL) {
         j->connected = true;
         if (gettimeofday(&j->conn_done, NULL) < 0)
             j->conn_done = j->got;
         smtp_session_deliver(s, &a->p, &j->req, j->msg, j->out);
         (void)sb_set(relay, sb_str(&s->relay));
         *conn_use = s->uses;
-        cache_put(a, s, j->req.nexthop);
+        cache_put(a, s, sb_str(&key));
     }
+    sb_release(&key);
     sb_release(&err);
     route_nexthop_release(&hop);
+    tls_policy_release(&pol);
+    j->dest = NULL;
 }
 
 /* job_status - the log word for an action. */

@@ -548,7 +548,8 @@ static int login_start(sasl_login *lg, const char *mechs, const char *host,
     bool toolong;
     int r;
 
-    r = sasl_client_new(SMTP_SASL_SERVICE, host, NULL, NULL, lg->cb, 0, &lg->conn);
+    r = sasl_client_new(SMTP_SASL_SERVICE, host, NULL, NULL, lg->cb, 0,
+                        &lg->conn);
     if (r == SASL_OK) {
         memset(&sp, 0, sizeof(sp));
         sp.security_flags = smtp_sasl_security(lg->sa, tls);

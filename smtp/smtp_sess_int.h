@@ -1,6 +1,7 @@
 /*
- * smtp_sess_int - helpers shared by the two files of the smtp_session
- * module (smtp_session.c, smtp_trans.c). Not part of its API.
+ * smtp_sess_int - helpers shared by the files of the smtp_session
+ * module (smtp_session.c, smtp_trans.c) and its AUTH step (smtp_sasl.c).
+ * Not part of its API.
  */
 #ifndef TERN_SMTP_SESS_INT_H
 #define TERN_SMTP_SESS_INT_H
@@ -11,6 +12,9 @@
 void sess_outcome_fmt(smtp_outcome *o, enum dlv_action action,
                       const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* sess_hello - EHLO (HELO after a 5xx) or LHLO; 0, or -1 with why. */
+int sess_hello(smtp_session *s, const smtp_params *p, smtp_outcome *why);
 
 /* sess_read - read one reply with stage st's timeout. */
 int sess_read(smtp_session *s, const smtp_params *p, enum smtp_stage st);
