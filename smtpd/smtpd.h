@@ -2,8 +2,9 @@
  * smtpd - the SMTP server: one session per accepted connection.
  *
  * A smtpd_ctx is built once per process from the service's configuration
- * (parameters, spool, queue ID generator, routing tables for the built-in
- * relay rule, resolver for the client's name). smtpd_serve() runs one
+ * (parameters, spool, queue ID generator, the compiled restriction lists,
+ * resolver for the client's name); a list that does not compile makes
+ * smtpd_ctx_new fail, so the service refuses to start. smtpd_serve() runs one
  * session on a connected socket to its end: greeting, commands from the
  * verb table, transactions whose messages are committed to incoming/
  * before the 250 reply, and Postfix's log lines. A client can only end its
