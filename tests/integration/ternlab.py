@@ -42,6 +42,13 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def dead_udp_port(host="127.0.0.1"):
+    """A UDP port on host where nothing listened a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def wait_for_port(port, host="127.0.0.1", timeout=10.0):
     """Wait until something accepts on host:port; raise after timeout."""
     deadline = time.monotonic() + timeout
@@ -81,9 +88,14 @@ class Lab:
         self.write("master.cf", master_cf)
 
     def default_main_cf(self):
+        # DNS never leaves loopback: tern's resolver is pointed at a UDP
+        # port where nothing listens (queries fail at once, so client names
+        # are "unknown"); a test that needs answers starts dnsstub.py and
+        # sets resolver_servers again (the last definition wins).
         text = (f"queue_directory = {self.spool}\n"
                 f"daemon_directory = {os.path.join(BUILD, 'libexec', 'tern')}\n"
-                f"maillog_file = {os.path.join(self.root, 'maillog')}\n")
+                f"maillog_file = {os.path.join(self.root, 'maillog')}\n"
+                f"resolver_servers = 127.0.0.1:{dead_udp_port()}\n")
         if os.geteuid() == 0:
             # A root start drops every service to mail_owner: use accounts
             # every Debian system has, so tests need not create any.
