@@ -151,6 +151,26 @@ static void server_fds(server *srv)
     }
 }
 
+/*
+ * server_keeps_root - master.cf's unpriv column is "n" for this service
+ * (Postfix's meaning: run with root privileges, e.g. the virtual agent,
+ * which takes each mailbox owner's ids per delivery). Stand-alone runs and
+ * services not in master.cf always drop.
+ */
+static bool server_keeps_root(const server *srv)
+{
+    const struct conf_service *s;
+
+    if (srv->standalone)
+        return false;
+    s = conf_service_find(srv->cf, srv->service, srv->type);
+    if (s == NULL || s->unpriv)
+        return false;
+    msg_debug("service %s/%s: unpriv is n, keeping root privileges",
+              srv->service, srv->type);
+    return true;
+}
+
 /* server_drop - root: become mail_owner for good (STYLE.md rule 7). */
 static void server_drop(server *srv)
 {
@@ -160,6 +180,8 @@ static void server_drop(server *srv)
     struct passwd *pw;
 
     if (geteuid() != 0)
+        return;
+    if (server_keeps_root(srv))
         return;
     pw = getpwnam(owner);
     if (pw == NULL)

@@ -7,7 +7,9 @@
  * overrides), points logging at syslog_name / maillog_file, calls
  * ops->pre_drop (open what needs privilege: keys, ports), drops privileges
  * to mail_owner when running as root (setgroups, setresgid, setresuid, each
- * checked, then verified irreversible), calls ops->init, and serves:
+ * checked, then verified irreversible; not when the service's master.cf
+ * unpriv column is "n", which keeps root as in Postfix), calls ops->init,
+ * and serves:
  *
  *  - SERVER_SESSION: accept one connection at a time on the inherited
  *    listeners and call ops->session(srv, fd); the skeleton closes fd after.
