@@ -68,6 +68,7 @@ static void ctx_params(smtpd_ctx *ctx)
     p->soft_limit = (unsigned)conf_get_int(cf, "smtpd_soft_error_limit");
     p->junk_limit = (unsigned)conf_get_int(cf, "smtpd_junk_command_limit");
     p->error_sleep = (int)conf_get_time(cf, "smtpd_error_sleep_time");
+    p->greet_wait_ms = (int)conf_get_time(cf, "smtpd_greet_wait") * 1000;
     p->conn_limit = (unsigned)conf_get_int(cf,
                                            "smtpd_client_connection_count_limit");
     p->disable_vrfy = conf_get_bool(cf, "disable_vrfy_command");

@@ -579,7 +579,9 @@ void smtpd_serve(smtpd_ctx *ctx, int fd)
                      ctx->p.myhostname, s.addr);
         (void)tio_flush(s.t);
     } else if (smtpd_tls_wrapper(&s)) {     /* TLS first on port 465 */
-        if (tio_readable(s.t, SMTPD_PREGREET_MS) == 1)
+        /* smtpd_greet_wait 0: a poll that does not wait (Postfix's smtpd
+         * greets at once); only bytes already sent count as talking first */
+        if (tio_readable(s.t, ctx->p.greet_wait_ms) == 1)
             pipe_flag(&s, "CONNECT");
         if (smtpd_restrict_connect(&s))     /* else its refusal was sent */
             smtpd_replyf(&s, "220 %s", ctx->p.banner);

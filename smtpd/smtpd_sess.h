@@ -37,9 +37,6 @@
 #include "queue/cleanup.h"
 #include "tls/tls.h"
 
-/* Milliseconds the server listens for a client that talks first. */
-#define SMTPD_PREGREET_MS 300
-
 /* Parameters read once per process. */
 struct smtpd_params {
     const char *myhostname, *mail_name, *banner, *myorigin;
@@ -51,6 +48,7 @@ struct smtpd_params {
     int timeout;                /* smtpd_timeout, seconds */
     unsigned hard_limit, soft_limit, junk_limit;
     int error_sleep;            /* smtpd_error_sleep_time, seconds */
+    int greet_wait_ms;          /* smtpd_greet_wait: listen before the 220 */
     unsigned conn_limit;        /* smtpd_client_connection_count_limit */
     bool disable_vrfy;
     bool forbid_bare_newline;

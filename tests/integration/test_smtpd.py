@@ -397,7 +397,33 @@ class TimeTest(SmtpdTest):
         self.assertGreater(time.monotonic() - t1, 0.9)
 
 
+class GreetWaitTest(SmtpdTest):
+    """smtpd_greet_wait: how long smtpd listens before its 220."""
+
+    def greeting_delay(self):
+        t0 = time.monotonic()
+        c = self.client()
+        delay = time.monotonic() - t0
+        self.assertEqual(c.greeting[0], 220)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        return delay
+
+    def test_default_greets_at_once(self):
+        # Postfix's smtpd does not delay the greeting; neither does tern by
+        # default (the best of three connections, so a busy machine cannot
+        # fail the test)
+        self.assertLess(min(self.greeting_delay() for _ in range(3)), 0.25)
+
+    def test_wait_delays_greeting(self):
+        self.lab.stop_tern()
+        self.start("smtpd_greet_wait = 1s\n")
+        self.assertGreater(self.greeting_delay(), 0.9)
+
+
 class PipeliningTest(SmtpdTest):
+
+    # the client's early EHLO must arrive while smtpd still listens
+    extra_cf = "smtpd_greet_wait = 1s\n"
 
     def test_talk_before_greeting(self):
         c = self.client(greet=False)
