@@ -15,19 +15,17 @@ Clients are Python's smtplib and raw sockets; every loop is bounded.
 import base64
 import os
 import re
-import shutil
 import smtplib
 import socket
 import ssl
-import subprocess
-import tempfile
 import time
 import unittest
 
 import ternlab
+import seclab
 
-SASLPASSWD2 = shutil.which("saslpasswd2") or "/usr/sbin/saslpasswd2"
-OPENSSL = shutil.which("openssl")
+SASLPASSWD2 = seclab.SASLPASSWD2
+OPENSSL = seclab.OPENSSL
 REALM = "EXAMPLE.TEST"
 USER = "alice"
 SECRET = "secret"
@@ -68,19 +66,7 @@ class SaslLab(ternlab.TestCase):
             + extra)
         super().setUp()
         sasl_dir = self.lab.path("sasl")
-        os.makedirs(sasl_dir)
-        subprocess.run([SASLPASSWD2, "-p", "-c", "-f",
-                        os.path.join(sasl_dir, "sasldb2"), "-u", REALM, USER],
-                       input=SECRET, text=True, check=True, timeout=60,
-                       capture_output=True)
-        self.lab.write(os.path.join(sasl_dir, "smtpd.conf"),
-                       "pwcheck_method: auxprop\n"
-                       "auxprop_plugin: sasldb\n"
-                       f"sasldb_path: {sasl_dir}/sasldb2\n"
-                       "mech_list: PLAIN LOGIN\n")
-        # services may run as nobody: the sasldb must be readable to them
-        os.chmod(os.path.join(sasl_dir, "sasldb2"), 0o644)
-        os.chmod(sasl_dir, 0o755)
+        seclab.make_sasldb(sasl_dir, REALM, {USER: SECRET})
         self.lab.write("main.cf", self.lab.read("main.cf") + (
             "myhostname = mx.example.test\n"
             "mydestination = $myhostname, localhost\n"
@@ -307,21 +293,14 @@ class SaslTLSCase(SaslLab):
     """AUTH and STARTTLS: security options by TLS state, tls_auth_only."""
 
     def extra_services(self):
-        certs = self.certs = tempfile.mkdtemp(prefix="tern-sasl-tls-")
-        self.addCleanup(shutil.rmtree, certs, True)
-        subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                        "key.pem", "-out", "cert.pem", "-days", "2", "-subj",
-                        "/CN=mx.example.test"], cwd=certs, check=True,
-                       capture_output=True, timeout=60)
-        for name in ("key.pem", "cert.pem"):
-            os.chmod(os.path.join(certs, name), 0o644)
-        os.chmod(certs, 0o755)
+        ca = seclab.CA(prefix="tern-sasl-tls-")
+        self.addCleanup(ca.close)
+        crt, key = ca.self_signed("cert", "mx.example.test")
         for name in ("tls", "only", "both"):
             self.ports[name] = ternlab.free_port()
         tls = (f"  -o smtpd_tls_security_level=may"
-               f" -o smtpd_tls_cert_file={certs}/cert.pem"
-               f" -o smtpd_tls_key_file={certs}/key.pem\n"
+               f" -o smtpd_tls_cert_file={crt}"
+               f" -o smtpd_tls_key_file={key}\n"
                "  -o smtpd_sasl_auth_enable=yes\n")
         return (
             f"127.0.0.1:{self.ports['tls']} inet n - n - - smtpd\n" + tls +

@@ -13,25 +13,21 @@ outcome and reason per level and server, that required levels send
 nothing (no MAIL FROM reaches the server), that may falls back to
 plaintext, the TLS log lines, session reuse, and smtp_header_checks.
 """
-import json
 import os
 import re
-import select
 import shutil
 import socket
 import ssl
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 
 import ternlab
+import seclab
 import smtplab
 
-OPENSSL = shutil.which("openssl")
-STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsstub.py")
 CERTS = None
+CA_ = None
 HOST = "mail.relay.test"
 NAME = f"{HOST}[127.0.0.1]"
 
@@ -44,40 +40,22 @@ BODY = (b"Received: from laptop (lan [192.168.1.5])\r\n"
         b"Received: this body line is not a header\r\n.dot line\r\n")
 
 
-def ossl(*args):
-    return subprocess.run([OPENSSL] + list(args), check=True, cwd=CERTS,
-                          capture_output=True, timeout=60).stdout
-
-
 def setUpModule():
-    """The CA, the leaves and the fingerprints, once per run."""
-    global CERTS
-    CERTS = tempfile.mkdtemp(prefix="tern-smtp-tls-")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt",
-         "-days", "2", "-subj", "/CN=tern smtp test CA")
+    """The CA, the leaves and the fingerprints, once per run (seclab)."""
+    global CERTS, CA_
+    CA_ = seclab.CA(subject="/CN=tern smtp test CA", prefix="tern-smtp-tls-")
+    CERTS = CA_.dir
     leaves = {"good": (f"DNS:{HOST},IP:127.0.0.1", "2"),
               "wrong": ("DNS:wrong.example", "2"),
               "expired": (f"DNS:{HOST},IP:127.0.0.1", "-1"),
               "client": ("DNS:client.test", "2")}
     for name, (san, days) in leaves.items():
-        with open(os.path.join(CERTS, f"{name}.ext"), "w") as f:
-            f.write(f"subjectAltName={san}\n")
-        ossl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-             "-subj", f"/CN={name}")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt",
-             "-CAkey", "ca.key", "-CAcreateserial", "-days", days,
-             "-extfile", f"{name}.ext", "-out", f"{name}.crt")
-    ossl("req", "-x509", *ec, "-keyout", "self.key", "-out", "self.crt",
-         "-days", "2", "-subj", f"/CN={HOST}",
-         "-addext", f"subjectAltName=DNS:{HOST}")
-    for name in os.listdir(CERTS):
-        os.chmod(os.path.join(CERTS, name), 0o644)
-    os.chmod(CERTS, 0o755)
+        CA_.leaf(name, san, days=days)
+    CA_.self_signed("self", HOST, san=f"DNS:{HOST}")
 
 
 def tearDownModule():
-    shutil.rmtree(CERTS, ignore_errors=True)
+    CA_.close()
 
 
 def cert(name):
@@ -86,19 +64,12 @@ def cert(name):
 
 def fingerprint(name):
     """Postfix's colon hex SHA-256 of a certificate."""
-    out = ossl("x509", "-in", cert(f"{name}.crt"), "-noout", "-fingerprint",
-               "-sha256").decode()
-    return out.strip().split("=", 1)[1]
+    return CA_.fingerprint(name)
 
 
 def pubkey_fingerprint(name):
     """Colon hex SHA-256 of the DER SubjectPublicKeyInfo."""
-    import hashlib
-    pem = ossl("x509", "-in", cert(f"{name}.crt"), "-noout", "-pubkey")
-    der = subprocess.run([OPENSSL, "pkey", "-pubin", "-outform", "DER"],
-                         input=pem, capture_output=True, check=True).stdout
-    d = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(d[i:i + 2] for i in range(0, len(d), 2))
+    return CA_.pubkey_fingerprint(name)
 
 
 class TlsRecorder(smtplab.Recorder):
@@ -233,17 +204,7 @@ class TlsBase(ternlab.TestCase):
             p.stop()
 
     def dns(self):
-        path = self.lab.path("zone.json")
-        with open(path, "w") as f:
-            json.dump({HOST: {"A": ["127.0.0.1"]}}, f)
-        p = subprocess.Popen([sys.executable, STUB, "--zone", path],
-                             stdout=subprocess.PIPE, text=True,
-                             start_new_session=True)
-        self.lab.procs.append(p)
-        self.addCleanup(p.stdout.close)
-        ready, _, _ = select.select([p.stdout], [], [], 10)
-        self.assertTrue(ready, "dnsstub did not start")
-        self.dns_port = int(p.stdout.readline().split()[1])
+        self.dns_port = smtplab.dns_stub(self.lab, {HOST: {"A": ["127.0.0.1"]}})
 
     def set_policy(self, entries):
         """Replace the policy table (new inode, so the agent re-reads it)."""

@@ -12,45 +12,29 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import unittest
 
 import ternlab
+import seclab
 
 OPENSSL = shutil.which("openssl")
 CERTS = None            # directory of the per-run CA, made in setUpModule
+CA_ = None
 
 
 def setUpModule():
-    """Make the CA and the leaves once for this run."""
-    global CERTS
-    CERTS = tempfile.mkdtemp(prefix="tern-tls-ca-")
-
-    def ossl(*args):
-        subprocess.run([OPENSSL] + list(args), check=True, cwd=CERTS,
-                       capture_output=True, timeout=60)
-
-    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-         "-out", "ca.crt", "-days", "2", "-subj", "/CN=tern test CA")
-    with open(os.path.join(CERTS, "san.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, alg in (("rsa", ["-newkey", "rsa:2048"]),
-                      ("ec", ["-newkey", "ec", "-pkeyopt",
-                              "ec_paramgen_curve:P-256"])):
-        ossl("req", *alg, "-nodes", "-keyout", f"{name}.key",
-             "-out", f"{name}.csr", "-subj", "/CN=localhost")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt",
-             "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-             "-extfile", "san.ext", "-out", f"{name}.crt")
-    for name in os.listdir(CERTS):
-        os.chmod(os.path.join(CERTS, name), 0o644)   # services may drop to nobody
-    os.chmod(CERTS, 0o755)
+    """Make the CA and the leaves once for this run (seclab)."""
+    global CERTS, CA_
+    CA_ = seclab.CA(prefix="tern-tls-ca-")
+    CERTS = CA_.dir
+    san = "DNS:localhost,IP:127.0.0.1"
+    CA_.leaf("rsa", san, key=seclab.RSA, cn="localhost")
+    CA_.leaf("ec", san, cn="localhost")
 
 
 def tearDownModule():
-    shutil.rmtree(CERTS, ignore_errors=True)
+    CA_.close()
 
 
 def cert(name):
