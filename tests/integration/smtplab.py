@@ -9,20 +9,26 @@ drive the agent directly, independent of qmgr:
     master.cf, and deliver(), a client of the delivery-agent protocol
     (docs/delivery-protocol.md) that sends one request to
     private/<service> and returns the agent's replies;
+  - Authenticator: an aiosmtpd AUTH checker recording what it was given;
   - Peer: a scripted aiosmtpd SMTP or LMTP server (TCP or UNIX socket)
     that answers RCPTs per address, records every session (peer address,
-    HELO name, MAIL/RCPT arguments, content) and counts connections;
+    HELO name, MAIL/RCPT arguments, content) and counts connections and
+    the most it had open at once;
   - smtp_sink(): Postfix's smtp-sink from the unpacked postfix package
-    (scripts/deps), started and stopped by PID.
+    (scripts/deps), started and stopped by PID;
+  - dns_stub(): dnsstub.py serving a zone (a dict) on a loopback port.
 
 Everything listens on loopback or in the lab's directory; every loop is
 bounded by a timeout.
 """
 import asyncio
+import json
 import os
+import select
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -30,7 +36,7 @@ import ternlab
 
 from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 MASTER_CF = """\
 smtp      unix  -       -       n       -       1       smtp
@@ -201,6 +207,25 @@ class Recorder:
         return self.data_reply
 
 
+class Authenticator:
+    """aiosmtpd authenticator: checks users {login: password} and records
+    every (mechanism, login, password) it is given. (A handler attribute
+    must not start with auth_: aiosmtpd takes those for mechanisms.)"""
+
+    def __init__(self, users):
+        self.users = users
+        self.seen = []
+        self.lock = threading.Lock()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        login = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        with self.lock:
+            self.seen.append((mechanism, login, password))
+        ok = self.users.get(login) == password
+        return AuthResult(success=ok, handled=False, auth_data=login)
+
+
 class Peer:
     """A scripted aiosmtpd server on 127.0.0.1 (or a UNIX socket)."""
 
@@ -208,6 +233,8 @@ class Peer:
                  host="127.0.0.1", **smtp_kwargs):
         self.handler = handler or Recorder()
         self.connections = 0
+        self.active = 0             # sessions open now
+        self.max_active = 0         # most sessions open at once
         self.lock = threading.Lock()
         self.unix_path = unix_path
         self.host = host
@@ -216,10 +243,32 @@ class Peer:
         base = LMTP if lmtp else SMTP
 
         class Counting(base):
+            # connection_made runs again after STARTTLS and connection_lost
+            # may run twice: count each session once.
             def connection_made(self, transport):
-                with peer.lock:
-                    peer.connections += 1
+                if not getattr(self, "_tern_counted", False):
+                    self._tern_counted = True
+                    with peer.lock:
+                        peer.connections += 1
+                        peer.active += 1
+                        peer.max_active = max(peer.max_active, peer.active)
                 super().connection_made(transport)
+
+            def _tern_uncount(self):
+                if getattr(self, "_tern_counted", False):
+                    self._tern_counted = False
+                    with peer.lock:
+                        peer.active -= 1
+
+            # a session ends at QUIT: the client may close its side before
+            # the server has seen the end of the connection
+            async def smtp_QUIT(self, arg):
+                self._tern_uncount()
+                return await super().smtp_QUIT(arg)
+
+            def connection_lost(self, error):
+                self._tern_uncount()
+                super().connection_lost(error)
 
         kwargs = dict(smtp_kwargs)
         kwargs.setdefault("enable_SMTPUTF8", False)
@@ -236,8 +285,12 @@ class Peer:
                                     **kwargs)
             self.ctl = Ctl(self.handler, hostname=host, port=self.port)
         self.ctl.start()
+        # start() itself connects once: wait until that session is gone
+        ternlab.wait_until(lambda: self.active == 0, timeout=5,
+                           what="the controller's own test session to end")
         with self.lock:
-            self.connections = 0        # start() itself connects once
+            self.connections = 0
+            self.max_active = 0
 
     @property
     def messages(self):
@@ -263,3 +316,25 @@ def smtp_sink(lab, port, dump_dir, extra=()):
     lab.procs.append(p)
     ternlab.wait_for_port(port)
     return p
+
+
+STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsstub.py")
+
+
+def dns_stub(lab, zone):
+    """Start dnsstub.py serving zone ({name: {"A": [...], "MX": [[pref,
+    host]], ...}}) on a free 127.0.0.1 port, stopped by PID when the lab
+    closes; returns the port (for resolver_servers = 127.0.0.1:PORT)."""
+    path = os.path.join(lab.root, "zone-%d.json" % len(lab.procs))
+    with open(path, "w") as f:
+        json.dump(zone, f)
+    p = subprocess.Popen([sys.executable, STUB, "--zone", path],
+                         stdout=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    lab.procs.append(p)
+    ready, _, _ = select.select([p.stdout], [], [], 10)
+    if not ready:
+        raise AssertionError("dnsstub did not start")
+    port = int(p.stdout.readline().split()[1])
+    p.stdout.close()            # it prints nothing more
+    return port

@@ -7,13 +7,9 @@ on qmgr. Its peers are real: aiosmtpd scripted per recipient, Postfix's
 smtp-sink (unpacked by scripts/deps), dnsstub for MX records, and raw
 sockets for servers that stall or hang up. Everything is on loopback.
 """
-import json
 import os
 import re
-import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 import unittest
@@ -21,7 +17,6 @@ import unittest
 import ternlab
 import smtplab
 
-STUB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dnsstub.py")
 
 BODY = (b"From: a@example.org\r\nTo: b@example.net\r\nSubject: test\r\n\r\n"
         b".starts with a dot\r\n..two dots\r\nplain line\r\n.\r\n")
@@ -373,17 +368,7 @@ class SmtpMxTest(SmtpBase):
             "implicit.example": {"A": ["127.0.0.4"]},
             "servfail.example": {"rcode": "SERVFAIL"},
         }
-        path = self.lab.path("zone.json")
-        with open(path, "w") as f:
-            json.dump(zone, f)
-        p = subprocess.Popen([sys.executable, STUB, "--zone", path],
-                             stdout=subprocess.PIPE, text=True,
-                             start_new_session=True)
-        self.lab.procs.append(p)
-        self.addCleanup(p.stdout.close)
-        ready, _, _ = select.select([p.stdout], [], [], 10)
-        self.assertTrue(ready, "dnsstub did not start")
-        port = int(p.stdout.readline().split()[1])
+        port = smtplab.dns_stub(self.lab, zone)
         return f"resolver_servers = 127.0.0.1:{port}\ninet_protocols = ipv4\n"
 
     def test_dead_first_mx(self):

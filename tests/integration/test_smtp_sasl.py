@@ -12,33 +12,16 @@ self-hosted reference's per-sender relays (sender_dependent_relayhost_maps
 import base64
 import os
 import re
-import threading
 
 import ternlab
 import smtplab
 import test_smtp_tls as tlslab      # its per-run CA and server contexts
 
-from aiosmtpd.smtp import AuthResult
-
 BODY = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: t\r\n\r\nhi\r\n"
 NAME = "127.0.0.1[127.0.0.1]"
 
 
-class Authenticator:
-    """aiosmtpd authenticator: checks users, records (mechanism, user, pw)."""
-
-    def __init__(self, users):
-        self.users = users
-        self.seen = []
-        self.lock = threading.Lock()
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):
-        login = auth_data.login.decode("utf-8", "replace")
-        password = auth_data.password.decode("utf-8", "replace")
-        with self.lock:
-            self.seen.append((mechanism, login, password))
-        ok = self.users.get(login) == password
-        return AuthResult(success=ok, handled=False, auth_data=login)
+Authenticator = smtplab.Authenticator     # records (mechanism, login, pw)
 
 
 def setUpModule():
