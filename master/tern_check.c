@@ -146,7 +146,8 @@ void check_restrictions(const conf *c, struct check_report *r)
         if (strcmp(prog, "smtpd") != 0
             || (sc = conf_for_service(c, svc->name, svc->type_name)) == NULL)
             continue;
-        if ((rs = restrict_compile(sc, &err)) == NULL)
+        if ((rs = restrict_compile(sc, &err)) == NULL
+            || restrict_relay_guard(rs, &err) < 0)
             check_error(r, "%s/master.cf, line %d: service %s/%s: %s",
                         conf_directory(c), svc->line, svc->name,
                         svc->type_name, sb_str(&err));

@@ -511,6 +511,31 @@ static int read_params(restrict_set *rs, strbuf *err)
     return restrict_net_compile(rs, err);
 }
 
+/* restrict_relay_guard - see smtpd_check.h. */
+int restrict_relay_guard(const restrict_set *rs, strbuf *err)
+{
+    static const char *const stoppers[] = {
+        "reject_unauth_destination", "defer_unauth_destination", "reject",
+        "defer", "defer_if_permit",
+    };
+    static const enum restrict_chain lists[] = {CH_RELAY, CH_RECIPIENT};
+
+    for (size_t l = 0; l < NELEM(lists); l++) {
+        const struct restrict_list *list = &rs->chains[lists[l]];
+
+        for (size_t i = 0; i < list->n; i++)
+            for (size_t k = 0; k < NELEM(stoppers); k++)
+                if (strcasecmp(list->v[i].def->name, stoppers[k]) == 0)
+                    return 0;
+    }
+    (void)sb_printf(err, "smtpd_relay_restrictions and"
+                    " smtpd_recipient_restrictions: neither has"
+                    " reject_unauth_destination, defer_unauth_destination,"
+                    " reject, defer or defer_if_permit; refusing to run as"
+                    " an open relay");
+    return -1;
+}
+
 /* restrict_compile - see smtpd_check.h. */
 restrict_set *restrict_compile(const conf *service_conf, strbuf *err)
 {

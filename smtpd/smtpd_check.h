@@ -107,6 +107,15 @@ typedef struct restrict_session restrict_session;
  * and the item on any configuration error. service_conf must outlive it.
  */
 restrict_set *restrict_compile(const conf *service_conf, strbuf *err);
+/*
+ * restrict_relay_guard - refuse a server configuration that would relay for
+ * anyone: as Postfix does, smtpd_relay_restrictions or
+ * smtpd_recipient_restrictions must hold reject_unauth_destination,
+ * defer_unauth_destination, reject, defer or defer_if_permit. smtpd runs it
+ * at start and `tern check` for every smtpd service; 0, or -1 with err.
+ */
+int restrict_relay_guard(const restrict_set *rs, strbuf *err);
+
 void restrict_free(restrict_set *rs);
 
 /* Per-connection state; reset at the end of each mail transaction. */

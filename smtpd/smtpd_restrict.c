@@ -44,7 +44,14 @@ struct smtpd_rx {
 int smtpd_restrict_ctx_open(smtpd_ctx *ctx, strbuf *why)
 {
     ctx->restrictions = restrict_compile(ctx->cf, why);
-    return ctx->restrictions ? 0 : -1;
+    if (ctx->restrictions == NULL)
+        return -1;
+    if (restrict_relay_guard(ctx->restrictions, why) < 0) {
+        restrict_free(ctx->restrictions);
+        ctx->restrictions = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* smtpd_restrict_ctx_free - release the compiled set. */

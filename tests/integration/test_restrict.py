@@ -463,6 +463,28 @@ class UnknownRestrictionTest(base.SmtpdTest):
             'unknown restriction "reject_unknwon_recipient"'))
 
 
+class OpenRelayConfigTest(base.SmtpdTest):
+    """Lists that would relay for anyone (a migration that emptied
+    smtpd_relay_restrictions and kept permit-only recipient restrictions):
+    smtpd refuses to start, and `tern check` says why."""
+
+    extra_cf = ("smtpd_relay_restrictions =\n"
+                "smtpd_recipient_restrictions = permit_mynetworks, "
+                "permit_sasl_authenticated\n")
+
+    def test_refuses_to_run_as_an_open_relay(self):
+        why = ("smtpd_relay_restrictions and smtpd_recipient_restrictions: "
+               "neither has reject_unauth_destination, "
+               "defer_unauth_destination, reject, defer or defer_if_permit; "
+               "refusing to run as an open relay")
+        self.lab.wait_log(why)
+        self.lab.wait_log("fatal: smtpd: initialization failed")
+        self.assertNotIn("connect from", self.lab.maillog())
+        res = self.lab.tern("check")
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn(why, res.stderr)
+
+
 @unittest.skipUnless(os.access(test_sasl.SASLPASSWD2, os.X_OK)
                      and test_sasl.OPENSSL,
                      "saslpasswd2 (sasl2-bin) or openssl is not installed")
