@@ -28,6 +28,7 @@
 #define AGENT_DNS_TRIES      2
 
 struct smtp_agent {
+    const conf *cf;             /* the service's configuration */
     smtp_params p;
     dns_ctx *dns;
     smtp_sasl *sasl;            /* SMTP AUTH (disabled unless enabled) */
@@ -64,6 +65,7 @@ smtp_agent *smtp_agent_new(const conf *c, bool lmtp, strbuf *why)
         free(a);
         return NULL;
     }
+    a->cf = c;
     sb_init(&a->cached_key, 2 * DLV_VALUE_MAX + 2);
     return a;
 }
@@ -117,10 +119,19 @@ static smtp_session *cache_take(smtp_agent *a, const char *key)
     return NULL;
 }
 
-/* cache_put - keep s for the next request to key, or close it. */
-static void cache_put(smtp_agent *a, smtp_session *s, const char *key)
+/*
+ * cache_put - keep s for the next request to key, or close it. A transport
+ * limited to one delivery at a time per destination (relaylim) never keeps
+ * a session: the cache is per process, so the next request, taken by
+ * another process, would open a second connection while this one idles.
+ * Closing here, before the replies to qmgr, keeps it to one connection.
+ */
+static void cache_put(smtp_agent *a, smtp_session *s, const char *key,
+                      const char *transport)
 {
     if (!s->in_sync || a->p.cache_time <= 0
+        || conf_get_transport_int(a->cf, transport,
+                                  "destination_concurrency_limit") == 1
         || clock_gettime(CLOCK_MONOTONIC, &s->idle_since) < 0
         || sb_set(&a->cached_key, key) < 0) {
         smtp_session_close(s, &a->p);
@@ -276,7 +287,7 @@ static void job_deliver(job *j, strbuf *relay, unsigned *conn_use)
         smtp_session_deliver(s, &a->p, &j->req, j->msg, j->out);
         (void)sb_set(relay, sb_str(&s->relay));
         *conn_use = s->uses;
-        cache_put(a, s, sb_str(&key));
+        cache_put(a, s, sb_str(&key), j->req.transport);
     }
     sb_release(&key);
     sb_release(&err);
