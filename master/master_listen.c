@@ -252,7 +252,8 @@ int master_listen_unix(struct master_listen *ls, const char *path, strbuf *why)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     strbuf key;
-    int fd;
+    mode_t old_mask;
+    int fd, rc;
 
     memset(ls, 0, sizeof(*ls));
     if (fmt_fixed(sun.sun_path, sizeof(sun.sun_path), "%s", path) < 0)
@@ -260,9 +261,16 @@ int master_listen_unix(struct master_listen *ls, const char *path, strbuf *why)
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return sb_printf(why, "socket: %s", strerror(errno)), -1;
-    if ((unlink(path) < 0 && errno != ENOENT)
-        || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-        || chmod(path, 0666) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+    /*
+     * The socket is born 0666 (umask 0111 around bind) rather than chmod'ed
+     * by name afterwards: private/ belongs to mail_owner, and root must not
+     * follow a name there that another process could swap.
+     */
+    old_mask = umask(0111);
+    rc = (unlink(path) < 0 && errno != ENOENT)
+        || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0;
+    (void)umask(old_mask);
+    if (rc || listen(fd, LISTEN_BACKLOG) < 0) {
         sb_printf(why, "listen on %s: %s", path, strerror(errno));
         (void)close(fd);
         return -1;

@@ -4,6 +4,7 @@
  */
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -106,8 +107,12 @@ int smtp_params_load(const conf *c, bool lmtp, smtp_params *p, strbuf *why)
     memset(p, 0, sizeof(*p));
     p->lmtp = lmtp;
     p->name = lmtp ? "lmtp" : "smtp";
-    for (int i = 0; i < SMTP_ST_COUNT; i++)
-        p->timeout[i] = (int)conf_get_time(c, smtp_stages[i].param);
+    for (int i = 0; i < SMTP_ST_COUNT; i++) {
+        long t = conf_get_time(c, smtp_stages[i].param);
+
+        /* Timeouts become milliseconds in an int: clamp, never wrap. */
+        p->timeout[i] = t > INT_MAX / 1000 ? INT_MAX / 1000 : (int)t;
+    }
     p->helo_name = conf_get_str(c, "smtp_helo_name");
     p->bind4 = conf_get_str(c, "smtp_bind_address");
     p->bind6 = conf_get_str(c, "smtp_bind_address6");
