@@ -380,36 +380,59 @@ static void qfile_free(qfile_writer *w)
     free(w);
 }
 
-/* qfile_commit - the durability sequence; only then may the caller ack. */
+/* qfile_commit - the durability sequence in the writer's own directory. */
 int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size)
 {
-    int dirfd = spool_dirfd(w->sp, w->dir);
+    return qfile_commit_into(w, w->dir, gen, qid, qid_size);
+}
+
+/* qfile_name - give the finished file its queue ID in directory tofd. */
+static int qfile_name(qfile_writer *w, int dirfd, int tofd, bool same,
+                      qid_gen *gen, char *qid, size_t qid_size)
+{
+    /* into another directory the ID must be chosen before the rename */
+    if (!same && w->qid[0] == '\0'
+        && qfile_reserve_id(w, gen, qid, qid_size) < 0)
+        return -1;
+    if (w->qid[0] == '\0')
+        return qid_claim(gen, dirfd, w->tmpname, w->fd, qid, qid_size);
+    if (fmt_fixed(qid, qid_size, "%s", w->qid) < 0)
+        return -1;
+    return renameat2(dirfd, w->tmpname, tofd, w->qid, RENAME_NOREPLACE);
+}
+
+/*
+ * qfile_commit_into - write END, fsync, then one no-replace rename names
+ * the file in directory `to`, whose fsync makes it durable: the file is
+ * never visible anywhere else. The old directory's fsync only settles the
+ * temporary name's removal (a stale temporary is purged later).
+ */
+int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
+                      char *qid, size_t qid_size)
+{
+    int dirfd = spool_dirfd(w->sp, w->dir), tofd = spool_dirfd(w->sp, to);
 
     if (w->failed || qfile_finish(w) < 0) {
         msg_warn("queue file %s: %s", w->tmpname, sb_str(&w->err));
         qfile_abort(w);
         return -1;
     }
-    if (w->qid[0] != '\0') {
-        if (fmt_fixed(qid, qid_size, "%s", w->qid) < 0
-            || renameat2(dirfd, w->tmpname, dirfd, w->qid,
-                         RENAME_NOREPLACE) < 0) {
-            msg_warn("name queue file %s as %s: %m", w->tmpname, w->qid);
-            qfile_abort(w);
-            return -1;
-        }
-    } else if (qid_claim(gen, dirfd, w->tmpname, w->fd, qid, qid_size) < 0) {
-        msg_warn("name queue file %s: %m", w->tmpname);
+    if (dirfd < 0 || tofd < 0
+        || qfile_name(w, dirfd, tofd, to == w->dir, gen, qid, qid_size) < 0) {
+        msg_warn("name queue file %s in %s/%s: %m", w->tmpname, w->sp->top,
+                 spool_name(to) ? spool_name(to) : "?");
         qfile_abort(w);
         return -1;
     }
-    if (fsync(dirfd) < 0) {
+    if (fsync(tofd) < 0) {
         /* The file is named but not known durable: take it back. */
-        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(w->dir));
-        (void)unlinkat(dirfd, qid, 0);
+        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(to));
+        (void)unlinkat(tofd, qid, 0);
         qfile_free(w);
         return -1;
     }
+    if (to != w->dir && fsync(dirfd) < 0)
+        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(w->dir));
     qfile_free(w);
     return 0;
 }

@@ -152,6 +152,15 @@ int qfile_write_content(qfile_writer *w, const void *buf, size_t len);
 int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size);
 
 /*
+ * qfile_commit_into - qfile_commit, but the file is named straight in
+ * directory `to` (hold/ for a held message) by a no-replace rename, then
+ * that directory is fsynced: it is never visible in the writer's own
+ * directory, so qmgr cannot take it. Frees w; -1 removes the file.
+ */
+int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
+                      char *qid, size_t qid_size);
+
+/*
  * qfile_reserve_id - choose the queue ID now, from the temporary file's
  * inode (unique among live files), so a writer that must log it or put it
  * in a Received: header before the content (smtpd) knows it early;

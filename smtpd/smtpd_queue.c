@@ -142,13 +142,6 @@ int smtpd_queue_content(smtpd_sess *s, const char *buf, size_t len)
     return 0;
 }
 
-/* queue_hold - header_checks HOLD: the committed file goes to hold/. */
-static void queue_hold(smtpd_sess *s)
-{
-    if (spool_move(&s->ctx->sp, s->txn.qid, SPOOL_INCOMING, SPOOL_HOLD) < 0)
-        msg_warn("%s: move to hold: %m", s->txn.qid);
-}
-
 /*
  * smtpd_queue_commit - cleanup's verdict, then (OK, HOLD) durable and
  * named by the reserved ID, qmgr woken; 0. HOLD from cleanup or from an
@@ -162,6 +155,7 @@ int smtpd_queue_commit(smtpd_sess *s, strbuf *reply)
     struct smtpd_txn *x = &s->txn;
     enum cleanup_verdict v;
     char qid[QID_SIZE];
+    bool hold;
     int rc;
 
     sb_reset(reply);
@@ -179,15 +173,16 @@ int smtpd_queue_commit(smtpd_sess *s, strbuf *reply)
         smtpd_queue_abort(s);
         return v == CLEANUP_DISCARD ? 0 : -1;
     }
-    rc = qfile_commit(x->w, &s->ctx->gen, qid, sizeof(qid));
+    hold = v == CLEANUP_HOLD || smtpd_restrict_hold(s);
+    /* a held file is named in hold/ only: qmgr never sees it */
+    rc = qfile_commit_into(x->w, hold ? SPOOL_HOLD : SPOOL_INCOMING,
+                           &s->ctx->gen, qid, sizeof(qid));
     x->w = NULL;
     if (rc < 0)
         return -1;
     if (strcmp(qid, x->qid) != 0)
         msg_panic("%s: committed as %s", x->qid, qid);
-    if (v == CLEANUP_HOLD || smtpd_restrict_hold(s))
-        queue_hold(s);
-    else
+    if (!hold)
         (void)trigger_service(s->ctx->cf, s->ctx->p.queue_directory, "qmgr");
     return 0;
 }

@@ -441,6 +441,65 @@ class DataRestrictionsTest(RestrictTest):
                           "554 5.7.1 <late@example.org>:")
 
 
+class HoldWithQmgrTest(RestrictTest):
+    """An access table's HOLD while qmgr runs and delivers everything else
+    (discard transport): the held file is named in hold/ only, so qmgr
+    never takes it; a hold/ that cannot be written makes it a 451, never a
+    message left in incoming/."""
+
+    tables = {"rcpt_access": "hold@HOST HOLD quarantined\n"}
+    extra_cf = ("smtpd_recipient_restrictions = "
+                "check_recipient_access hash:CONFIG/rcpt_access\n"
+                "local_transport = discard\ndefault_transport = discard\n"
+                "queue_run_delay = 1s\n")
+
+    def setUp(self):
+        ternlab.TestCase.setUp(self)
+        self.port = ternlab.free_port()
+        for name, text in self.tables.items():
+            path = self.lab.write(name, text.replace("HOST", HOST))
+            self.lab.tern("map", f"hash:{path}", check=0)
+        self.lab.write("main.cf", self.lab.default_main_cf() + base.BASE_CF
+                       + self.extra_cf.replace("CONFIG", self.lab.config))
+        self.lab.write("master.cf",
+                       f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+                       "qmgr unix n - n 300 1 qmgr\n"
+                       "discard unix - - n - - discard\n")
+        self.assertIsNotNone(self.lab.start_tern(), self.lab.last_start.stderr)
+        self.addCleanup(self.lab.stop_tern, check=None)
+
+    def test_held_never_reaches_qmgr(self):
+        c = self.client()
+        held, passed = [], []
+        for _ in range(10):        # qmgr busy with the others meanwhile
+            held.append(self.send(c, [f"hold@{HOST}"]))
+            self.assertEqual(c.cmd("RSET")[0], 250)
+            passed.append(self.send(c, [f"okay@{HOST}"]))
+            self.assertEqual(c.cmd("RSET")[0], 250)
+        for qid in passed:
+            self.lab.wait_log(f"{qid}: removed")
+        self.assertEqual(self.held(), sorted(held))
+        log = self.lab.maillog()
+        for qid in held:
+            self.assertNotIn(f"{qid}: from=", log)
+            self.assertNotIn(f"{qid}: to=", log)
+
+    def test_unusable_hold_is_451(self):
+        hold = os.path.join(self.lab.spool, "hold")
+        os.rename(hold, hold + ".saved")
+        with open(hold, "w") as f:
+            f.write("not a directory\n")
+        c = self.client()
+        self.transaction(c, [f"hold@{HOST}"])
+        c.send(b"Subject: t\r\n\r\nbody\r\n.\r\n")
+        self.assertEqual(c.reply(),
+                         (451, ["4.3.0 Error: queue file write error"]))
+        self.assertEqual(self.queued(), [])
+        self.assertNotIn("(queue active)", self.lab.maillog())
+        os.remove(hold)
+        os.rename(hold + ".saved", hold)
+
+
 class UnknownRestrictionTest(base.SmtpdTest):
     """A restriction name tern does not know: smtpd refuses to start, and
     `tern check` names it."""

@@ -680,6 +680,71 @@ static void test_spool_layout_and_moves(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* start_small - a writer in sp's incoming/ with a valid small message. */
+static qfile_writer *start_small(struct fixture *f, spool *sp)
+{
+    qfile_env env = {.sender = "s@x", .arrival = {1720480000, 7}};
+    qfile_rcpt r = {"r@y", NULL, NULL, 0, 0, 0};
+    qfile_writer *w = qfile_create(sp, SPOOL_INCOMING, 0600, &f->why);
+
+    assert_non_null(w);
+    assert_int_equal(qfile_put_env(w, &env), 0);
+    assert_int_equal(qfile_add_rcpt(w, &r), 0);
+    assert_int_equal(qfile_write_content(w, "Subject: x\r\n\r\nhi\r\n", 18), 0);
+    return w;
+}
+
+/* A held message is named in hold/ only, never in incoming/ (qmgr's). */
+static void test_commit_into_hold(void **state)
+{
+    struct fixture *f = *state;
+    const struct {
+        bool reserve;                   /* smtpd reserves the ID early */
+        bool hold_broken;               /* hold/ is not a directory */
+        int rc;
+    } cases[] = {
+        {true, false, 0}, {false, false, 0}, {true, true, -1}, {false, true, -1},
+    };
+    char qid[QID_SIZE], early[QID_SIZE], saved[128];
+    size_t temps;
+    qfile_msg *m;
+
+    assert_int_equal(fmt_fixed(saved, sizeof(saved), "%s/hold.saved", f->top), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        spool sp;                       /* hold/ opened afresh each time */
+        qfile_writer *w;
+
+        assert_int_equal(spool_path(&f->sp, SPOOL_HOLD, NULL, &f->path), 0);
+        if (cases[i].hold_broken) {
+            assert_int_equal(rename(sb_str(&f->path), saved), 0);
+            write_file(sb_str(&f->path), "x", 1);
+        }
+        spool_init(&sp, f->top);
+        w = start_small(f, &sp);
+        if (cases[i].reserve)
+            assert_int_equal(qfile_reserve_id(w, &f->gen, early,
+                                              sizeof(early)), 0);
+        assert_int_equal(qfile_commit_into(w, SPOOL_HOLD, &f->gen, qid,
+                                           sizeof(qid)), cases[i].rc);
+        spool_close(&sp);
+        /* nothing in incoming/, committed or temporary, at any outcome */
+        assert_int_equal(count_dir(f, SPOOL_INCOMING, &temps), 0);
+        assert_int_equal(temps, 0);
+        if (cases[i].hold_broken) {
+            assert_int_equal(spool_path(&f->sp, SPOOL_HOLD, NULL, &f->path), 0);
+            assert_int_equal(unlink(sb_str(&f->path)), 0);
+            assert_int_equal(rename(saved, sb_str(&f->path)), 0);
+            continue;
+        }
+        if (cases[i].reserve)
+            assert_string_equal(qid, early);
+        assert_int_equal(open_qid(f, SPOOL_HOLD, qid, O_RDONLY, &m), QFILE_OK);
+        assert_string_equal(m->env.sender, "s@x");
+        qfile_close(m);
+        assert_int_equal(qfile_remove(&f->sp, SPOOL_HOLD, qid), 0);
+    }
+}
+
 static void test_purge_temp(void **state)
 {
     struct fixture *f = *state;
@@ -710,6 +775,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_into_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_rcpts_null_sender_and_marking,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_content_streamed, setup, teardown),
