@@ -118,6 +118,14 @@ int restrict_relay_guard(const restrict_set *rs, strbuf *err);
 
 void restrict_free(restrict_set *rs);
 
+/*
+ * restrict_net_match - is the client (verified name or "unknown", address)
+ * in mynetworks, with every item kind permit_mynetworks honours (!item,
+ * names, /file, type:table)? 1 yes, 0 no, -1 table lookup error. The one
+ * mynetworks test: smtpd's trusted flag uses it too.
+ */
+int restrict_net_match(restrict_set *rs, const char *name, const char *addr);
+
 /* Per-connection state; reset at the end of each mail transaction. */
 restrict_session *restrict_session_new(restrict_set *rs);
 void restrict_session_reset(restrict_session *ss);     /* RSET, after DATA */

@@ -173,7 +173,5 @@ enum restrict_result restrict_access_action(struct rctx *x, const char *value,
 /* ---- smtpd_net.c ---- */
 int restrict_net_compile(restrict_set *rs, strbuf *err);
 void restrict_net_free(restrict_set *rs);
-/* restrict_net_match - 1 in mynetworks, 0 not, -1 lookup error. */
-int restrict_net_match(restrict_set *rs, const char *name, const char *addr);
 
 #endif

@@ -73,7 +73,10 @@ void smtpd_client_identify(smtpd_sess *s)
         (void)sb_set(&s->name, "unknown");
     sb_reset(&s->namaddr);
     (void)sb_printf(&s->namaddr, "%s[%s]", sb_str(&s->name), s->addr);
-    s->trusted = smtpd_nets_match(s->ctx, s->addr);
+    /* mynetworks as permit_mynetworks sees it; a lookup error: not trusted */
+    s->trusted = s->ctx->restrictions != NULL
+        && restrict_net_match(s->ctx->restrictions, sb_str(&s->name),
+                              s->addr) == 1;
 }
 
 /* smtpd_client_conn_open - the lock directory; its fd, or -1 (no limit). */

@@ -97,7 +97,6 @@ smtpd_ctx *smtpd_ctx_new(const conf *cf, const char *service, strbuf *why)
     spool_init(&ctx->sp, ctx->p.queue_directory);
     qid_gen_init(&ctx->gen, conf_get_bool(cf, "enable_long_queue_ids"));
     if (smtpd_restrict_ctx_open(ctx, why) < 0
-        || smtpd_nets_parse(ctx, why) < 0
         || smtpd_auth_ctx_open(ctx, why) < 0
         || (ctx->cleanup = cleanup_cfg_open(cf, why)) == NULL) {
         smtpd_ctx_free(ctx);
@@ -126,7 +125,6 @@ void smtpd_ctx_free(smtpd_ctx *ctx)
     if (ctx->conn_dirfd >= 0)
         (void)close(ctx->conn_dirfd);
     spool_close(&ctx->sp);
-    free(ctx->nets);
     free(ctx->service);
     free(ctx);
 }

@@ -21,7 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/cidr.h"
 #include "common/dns.h"
 #include "common/strbuf.h"
 #include "common/tio.h"
@@ -63,8 +62,6 @@ struct smtpd_ctx {
     spool sp;
     qid_gen gen;
     dns_ctx *dns;               /* NULL: client names are "unknown" */
-    struct cidr *nets;          /* mynetworks */
-    size_t nnets;
     int conn_dirfd;             /* private/.smtpd-clients, -1 = no limit */
     tls_server *tls;            /* smtpd_tls.c: STARTTLS / wrapper mode */
     smtpd_sasl *sasl;           /* smtpd_auth.c: SMTP AUTH */
@@ -167,10 +164,6 @@ int smtpd_queue_rcpt(smtpd_sess *s, const struct smtpd_rcpt_args *r,
 int smtpd_queue_content(smtpd_sess *s, const char *buf, size_t len);
 int smtpd_queue_commit(smtpd_sess *s, strbuf *reply);
 void smtpd_queue_abort(smtpd_sess *s);
-
-/* smtpd_relay.c: mynetworks for the session's trust flag */
-int smtpd_nets_parse(smtpd_ctx *ctx, strbuf *why);
-bool smtpd_nets_match(const smtpd_ctx *ctx, const char *addr);
 
 /* smtpd_restrict.c: the restriction engine in the session */
 int smtpd_restrict_ctx_open(smtpd_ctx *ctx, strbuf *why);

@@ -500,6 +500,52 @@ class HoldWithQmgrTest(RestrictTest):
         os.rename(hold + ".saved", hold)
 
 
+class MynetworksTrustTest(RestrictTest):
+    """The session's "trusted" flag (exempt from
+    smtpd_client_connection_count_limit) is permit_mynetworks' own test:
+    !exclusions and tables count, not only bare network patterns."""
+
+    tables = {"nets": "127.0.0.1 OK\n"}
+    extra_cf = "smtpd_client_connection_count_limit = 1\n"
+
+    def setUp(self):
+        ternlab.TestCase.setUp(self)
+        self.port = ternlab.free_port()
+
+    def test_exemption_follows_permit_mynetworks(self):
+        cases = [       # mynetworks, exempt (both sessions greeted)
+            ("127.0.0.0/8", True),
+            ("!127.0.0.1, 127.0.0.0/8", False),
+            ("!127.0.0.2, 127.0.0.0/8", True),
+            ("hash:CONFIG/nets", True),
+            ("192.0.2.0/24", False),
+        ]
+        for nets, exempt in cases:
+            with self.subTest(mynetworks=nets):
+                self.start(f"mynetworks = {nets}\n")
+                try:
+                    self.check_exempt(exempt)
+                finally:
+                    self.lab.stop_tern(check=None)
+
+    def check_exempt(self, exempt):
+        a = self.client()
+        self.assertEqual(a.cmd("EHLO c.example")[0], 250)
+        b = self.client(greet=False)
+        if exempt:
+            self.assertEqual(b.reply()[0], 220)
+            want = "250 2.1.5 Ok"
+        else:
+            self.assertEqual(b.reply(), (421, [
+                f"4.7.0 {HOST} Error: too many connections from 127.0.0.1"]))
+            want = "450 4.7.1 <x@other.example>: Relay access denied"
+        # permit_mynetworks gives the same answer
+        self.assertEqual(a.text("MAIL FROM:<s@example.org>"), "250 2.1.0 Ok")
+        self.assertEqual(a.text("RCPT TO:<x@other.example>"), want)
+        a.close()
+        b.close()
+
+
 class UnknownRestrictionTest(base.SmtpdTest):
     """A restriction name tern does not know: smtpd refuses to start, and
     `tern check` names it."""
