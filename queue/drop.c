@@ -122,7 +122,7 @@ static int drop_keyword(const char *const *words, int n, const char *s)
 }
 
 /* drop_num - a decimal number without sign or leading junk; -1 if bad. */
-static int drop_num(const char *s, uint64_t max, uint64_t *out)
+int drop_num(const char *s, uint64_t max, uint64_t *out)
 {
     char *end;
     unsigned long long v;

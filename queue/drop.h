@@ -43,6 +43,13 @@ typedef struct drop_env {
     uint64_t size;              /* content bytes that follow */
 } drop_env;
 
+/*
+ * drop_num - s is only decimal digits (no sign, space or junk) and at
+ * most max: 0 with *out set, else -1. The one strict number parser of
+ * queue/ (the stream's fields, sendmail -bs SIZE=).
+ */
+int drop_num(const char *s, uint64_t max, uint64_t *out);
+
 /* drop_env_init / drop_env_free - an empty envelope. */
 void drop_env_init(drop_env *e);
 void drop_env_free(drop_env *e);

@@ -101,7 +101,8 @@ static const char *smtp_mail_params(struct smtp_sess *s, const char *p)
 {
     while (*p) {
         size_t n = strcspn(p, " ");
-        unsigned long long size;
+        char num[24];
+        uint64_t size;
 
         if (n > 5 && strncasecmp(p, "BODY=", 5) == 0) {
             if (n == 9 && strncasecmp(p + 5, "7BIT", 4) == 0)
@@ -110,8 +111,11 @@ static const char *smtp_mail_params(struct smtp_sess *s, const char *p)
                 s->env.body = QFILE_BODY_8BITMIME;
             else
                 return "501 5.5.4 Bad BODY parameter";
-        } else if (n > 5 && strncasecmp(p, "SIZE=", 5) == 0) {
-            size = strtoull(p + 5, NULL, 10);
+        } else if (n >= 5 && strncasecmp(p, "SIZE=", 5) == 0) {
+            /* as smtpd: digits only, an overflow is a syntax error */
+            if (fmt_fixed(num, sizeof(num), "%.*s", (int)(n - 5), p + 5) < 0
+                || drop_num(num, UINT64_MAX, &size) < 0)
+                return "501 5.5.4 Bad message size syntax";
             if (s->ctx->size_limit > 0 && size > s->ctx->size_limit)
                 return "552 5.3.4 Message size exceeds fixed limit";
         } else {
@@ -144,10 +148,9 @@ static void smtp_mail(struct smtp_sess *s, const char *arg)
     }
     s->env.sender = xstrdup(sb_str(&s->why));
     if ((err = smtp_mail_params(s, params)) != NULL) {
-        smtp_reset(s); {
+        smtp_reset(s);
         smtp_reply(s, err);
         return;
-    }
     }
     s->env.notify = s->o->notify;
     s->env.ret = s->o->ret;

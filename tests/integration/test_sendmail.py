@@ -180,6 +180,33 @@ class TestSubmit(SendmailBase):
         self.assertIn("552 5.3.4 Error: message file too big", lines)
         self.assertEqual(sl.ids_in(self.lab, "maildrop"), [])
 
+    def test_bs_size_parameter(self):
+        """SIZE= as smtpd parses it: digits only, overflow is bad syntax,
+        over message_size_limit (4000 here) is 552."""
+        cases = [
+            ("SIZE=100", "250 2.1.0 Ok"),
+            ("SIZE=4000", "250 2.1.0 Ok"),
+            ("SIZE=abc", "501 5.5.4 Bad message size syntax"),
+            ("SIZE=", "501 5.5.4 Bad message size syntax"),
+            ("SIZE=-1", "501 5.5.4 Bad message size syntax"),
+            ("SIZE=+5", "501 5.5.4 Bad message size syntax"),
+            ("SIZE=12x", "501 5.5.4 Bad message size syntax"),
+            ("SIZE=18446744073709551616", "501 5.5.4 Bad message size syntax"),
+            ("SIZE=" + "9" * 300, "501 5.5.4 Bad message size syntax"),
+            ("SIZE=4001", "552 5.3.4 Message size exceeds fixed limit"),
+            ("SIZE=18446744073709551615",
+             "552 5.3.4 Message size exceeds fixed limit"),
+        ]
+        session = "".join(f"MAIL FROM:<s@example.org> {arg}\r\nRSET\r\n"
+                          for arg, _ in cases) + "QUIT\r\n"
+        lines = sl.raw(self.lab, "sendmail", "-bs",
+                       input=session.encode()).decode()
+        replies = [l for l in lines.split("\r\n")
+                   if l and not l.startswith(("220", "221"))
+                   and l != "250 2.0.0 Ok"]
+        self.assertEqual(replies, [want for _, want in cases])
+        self.assertEqual(sl.ids_in(self.lab, "maildrop"), [])
+
 
 class TestMailq(SendmailBase):
 
