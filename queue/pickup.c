@@ -339,24 +339,17 @@ enum pickup_result pickup_file(pickup_ctx *ctx, const char *qid)
 /* pickup_scan - every complete file in maildrop/, then wake qmgr. */
 int pickup_scan(pickup_ctx *ctx)
 {
-    int dfd = spool_dirfd(&ctx->sp, SPOOL_MAILDROP), dupfd, queued = 0;
-    DIR *dp;
-    struct dirent *de;
+    spool_ids ids;
+    int queued = 0;
 
-    if (dfd < 0 || (dupfd = dup(dfd)) < 0) {
+    if (spool_list(&ctx->sp, SPOOL_MAILDROP, 0, &ids) < 0) {
         msg_warn("open %s/maildrop: %m", ctx->sp.top);
         return 0;
     }
-    if ((dp = fdopendir(dupfd)) == NULL) {
-        (void)close(dupfd);
-        return 0;
-    }
-    rewinddir(dp);
-    while ((de = readdir(dp)) != NULL)
-        if (qid_valid(de->d_name) && pickup_file(ctx, de->d_name)
-            == PICKUP_QUEUED)
+    for (size_t i = 0; i < ids.n; i++)
+        if (pickup_file(ctx, ids.v[i]) == PICKUP_QUEUED)
             queued++;
-    (void)closedir(dp);
+    spool_ids_free(&ids);
     if (queued > 0)
         (void)trigger_service(ctx->cf, ctx->sp.top, "qmgr");
     return queued;

@@ -242,6 +242,56 @@ int spool_move(spool *sp, const char *qid, enum spool_dir from,
     return 0;
 }
 
+/* spool_ids_cmp - sort IDs by name. */
+static int spool_ids_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* spool_list - the one directory listing of queue IDs. */
+int spool_list(spool *sp, enum spool_dir dir, time_t due, spool_ids *out)
+{
+    int dfd = spool_dirfd(sp, dir), fd;
+    struct dirent *de;
+    struct stat st;
+    DIR *d;
+
+    memset(out, 0, sizeof(*out));
+    /* a fresh descriptor: closedir must not close the cached one */
+    if (dfd < 0 || (fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY
+                                | O_CLOEXEC)) < 0)
+        return -1;
+    if ((d = fdopendir(fd)) == NULL) {
+        (void)close(fd);
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (!qid_valid(de->d_name))
+            continue;                   /* ".", "..", tmp.*, strangers */
+        if (due != 0 && (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+                         || st.st_mtime > due))
+            continue;
+        if (out->n == out->cap) {
+            out->cap = out->cap ? 2 * out->cap : 64;
+            out->v = xreallocarray(out->v, out->cap, sizeof(*out->v));
+        }
+        out->v[out->n++] = xstrdup(de->d_name);
+    }
+    (void)closedir(d);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), spool_ids_cmp);
+    return 0;
+}
+
+/* spool_ids_free - free every ID and the vector. */
+void spool_ids_free(spool_ids *ids)
+{
+    for (size_t i = 0; i < ids->n; i++)
+        free(ids->v[i]);
+    free(ids->v);
+    memset(ids, 0, sizeof(*ids));
+}
+
 /* spool_is_temp - the temporary-name test readers and listings use. */
 bool spool_is_temp(const char *name)
 {

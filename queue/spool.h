@@ -86,6 +86,23 @@ int spool_fsync_dir(spool *sp, enum spool_dir dir);
 int spool_move(spool *sp, const char *qid, enum spool_dir from,
                enum spool_dir to);
 
+/* A sorted listing of the queue IDs in one directory. */
+typedef struct spool_ids {
+    char **v;
+    size_t n, cap;
+} spool_ids;
+
+/*
+ * spool_list - the queue IDs in dir (qid_valid names only: no temporary
+ * files, dot files or strangers) whose modification time is at most due
+ * (0: any), sorted (long IDs then come in arrival order). 0 with *out
+ * filled (free it with spool_ids_free), or -1 with errno and *out empty.
+ */
+int spool_list(spool *sp, enum spool_dir dir, time_t due, spool_ids *out);
+
+/* spool_ids_free - release a listing (and leave it empty). */
+void spool_ids_free(spool_ids *ids);
+
 /* spool_is_temp - true for an uncommitted (temporary) file name. */
 bool spool_is_temp(const char *name);
 

@@ -7,7 +7,6 @@
  * may be moving them). Owns one spool handle per command. Errors are
  * reported on stderr through msg_warn and reflected in the exit status.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,56 +31,6 @@
 static const enum spool_dir tq_list_order[] = {
     SPOOL_MAILDROP, SPOOL_ACTIVE, SPOOL_INCOMING, SPOOL_DEFERRED, SPOOL_HOLD};
 #define TQ_NLIST (sizeof(tq_list_order) / sizeof(tq_list_order[0]))
-
-/* The IDs found in one directory. */
-typedef struct tq_names {
-    char **v;
-    size_t n, cap;
-} tq_names;
-
-/* tq_cmp - sort order of IDs (long IDs then sort by arrival). */
-static int tq_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* tq_scan - the queue IDs in one spool directory, sorted; -1 on error. */
-static int tq_scan(spool *sp, enum spool_dir dir, tq_names *out)
-{
-    strbuf path;
-    DIR *d;
-    struct dirent *de;
-
-    memset(out, 0, sizeof(*out));
-    sb_init(&path, 4096);
-    if (spool_path(sp, dir, NULL, &path) < 0 || (d = opendir(path.data)) == NULL) {
-        sb_release(&path);
-        return -1;
-    }
-    sb_release(&path);
-    while ((de = readdir(d)) != NULL) {
-        if (!qid_valid(de->d_name))
-            continue;
-        if (out->n == out->cap) {
-            out->cap = out->cap ? 2 * out->cap : 64;
-            out->v = xreallocarray(out->v, out->cap, sizeof(*out->v));
-        }
-        out->v[out->n++] = xstrdup(de->d_name);
-    }
-    (void)closedir(d);
-    if (out->n > 1)
-        qsort(out->v, out->n, sizeof(*out->v), tq_cmp);
-    return 0;
-}
-
-/* tq_names_free - release a scan. */
-static void tq_names_free(tq_names *n)
-{
-    for (size_t i = 0; i < n->n; i++)
-        free(n->v[i]);
-    free(n->v);
-    memset(n, 0, sizeof(*n));
-}
 
 /* tq_open - open dir/qid with the validating reader; NULL if not there. */
 static qfile_msg *tq_open(spool *sp, enum spool_dir dir, const char *qid,
@@ -179,9 +128,9 @@ int tqueue_list(const conf *c, bool json, FILE *out, strbuf *why)
     mailq_fmt_init(&fmt, conf_get_bool(c, "enable_long_queue_ids"));
     sb_init(&text, SB_NOLIMIT);
     for (size_t q = 0; q < TQ_NLIST && rc == 0; q++) {
-        tq_names names;
+        spool_ids names;
 
-        if (tq_scan(&sp, tq_list_order[q], &names) < 0) {
+        if (spool_list(&sp, tq_list_order[q], 0, &names) < 0) {
             rc = (sb_printf(why, "cannot read %s/%s: %m", sp.top,
                             spool_name(tq_list_order[q])), -1);
             break;
@@ -192,7 +141,7 @@ int tqueue_list(const conf *c, bool json, FILE *out, strbuf *why)
                 rc = (sb_puts(why, "write error"), -1);
             sb_reset(&text);
         }
-        tq_names_free(&names);
+        spool_ids_free(&names);
     }
     if (rc == 0 && !json && (mailq_trailer(&fmt, &text) < 0
                              || fwrite(text.data, 1, text.len, out) != text.len))

@@ -14,7 +14,6 @@
  * Exit 0 when every named message was handled; 1 when one was unknown or
  * refused (a message in active/ belongs to qmgr).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -139,21 +138,15 @@ static void tq_all(struct tq_run *r, const char *queue)
         return;
     }
     for (size_t i = 0; i < TQ_NWHERE; i++) {
-        DIR *d;
-        struct dirent *de;
-        strbuf path;
+        spool_ids ids;
 
         if (only >= 0 && (int)tq_where[i] != only)
             continue;
-        sb_init(&path, 4096);
-        if (spool_path(&r->sp, tq_where[i], NULL, &path) == 0
-            && (d = opendir(path.data)) != NULL) {
-            while ((de = readdir(d)) != NULL)
-                if (qid_valid(de->d_name))
-                    tq_apply(r, de->d_name, tq_where[i], true);
-            (void)closedir(d);
-        }
-        sb_release(&path);
+        if (spool_list(&r->sp, tq_where[i], 0, &ids) < 0)
+            continue;                   /* an unreadable queue: nothing to do */
+        for (size_t k = 0; k < ids.n; k++)
+            tq_apply(r, ids.v[k], tq_where[i], true);
+        spool_ids_free(&ids);
     }
 }
 

@@ -745,6 +745,54 @@ static void test_commit_into_hold(void **state)
     }
 }
 
+/* spool_list: queue IDs only, sorted, filtered by mtime; errors are -1. */
+static void test_spool_list(void **state)
+{
+    struct fixture *f = *state;
+    char a[QID_SIZE], b[QID_SIZE], *bytes;
+    const char *const strangers[] = {"tmp.123", ".hidden", "not-a-qid", "A"};
+    struct timespec old[2] = {{1000, 0}, {1000, 0}};
+    qfile_writer *w = qfile_create(&f->sp, SPOOL_INCOMING, 0600, &f->why);
+    spool_ids ids;
+    spool bad;
+
+    assert_non_null(w);                 /* a temporary file stays unlisted */
+    (void)commit_small(f, a, &bytes);
+    free(bytes);
+    (void)commit_small(f, b, &bytes);
+    free(bytes);
+    for (size_t i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+        assert_int_equal(spool_path(&f->sp, SPOOL_INCOMING, strangers[i],
+                                    &f->path), 0);
+        write_file(sb_str(&f->path), "x", 1);
+    }
+    assert_int_equal(spool_list(&f->sp, SPOOL_INCOMING, 0, &ids), 0);
+    assert_int_equal(ids.n, 2);
+    assert_true(strcmp(ids.v[0], ids.v[1]) < 0);
+    assert_true(strcmp(ids.v[0], a) == 0 || strcmp(ids.v[0], b) == 0);
+    spool_ids_free(&ids);
+    assert_int_equal(ids.n, 0);
+    /* due: only files modified at or before it */
+    assert_int_equal(spool_path(&f->sp, SPOOL_INCOMING, b, &f->path), 0);
+    assert_int_equal(utimensat(AT_FDCWD, sb_str(&f->path), old, 0), 0);
+    assert_int_equal(spool_list(&f->sp, SPOOL_INCOMING, 1000, &ids), 0);
+    assert_int_equal(ids.n, 1);
+    assert_string_equal(ids.v[0], b);
+    spool_ids_free(&ids);
+    assert_int_equal(spool_list(&f->sp, SPOOL_INCOMING, 999, &ids), 0);
+    assert_int_equal(ids.n, 0);
+    spool_ids_free(&ids);
+    assert_int_equal(spool_list(&f->sp, SPOOL_HOLD, 0, &ids), 0);
+    assert_int_equal(ids.n, 0);
+    /* an unreadable directory */
+    spool_init(&bad, "/nonexistent/tern");
+    assert_int_equal(spool_list(&bad, SPOOL_INCOMING, 0, &ids), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(ids.n, 0);
+    spool_close(&bad);
+    qfile_abort(w);
+}
+
 static void test_purge_temp(void **state)
 {
     struct fixture *f = *state;
@@ -776,6 +824,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_into_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spool_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_rcpts_null_sender_and_marking,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_content_streamed, setup, teardown),
