@@ -7,7 +7,13 @@
  * parameter, user macro referenced as $name elsewhere, or unsupported: one
  * warning), expands every value once and checks it against the registry.
  * Each service's -o overrides are applied to a copy and checked the same
- * way. Every problem becomes a diagnostic "FILE, line N: ..." (capped at
+ * way. conf_load_main() is the daemons' loader: master.cf is read only for
+ * what it names (services whose lines parse: transport prefixes, $names
+ * used by -o values, conf_service_find), its problems are not reported, and
+ * conf_with_overrides() applies the -o list a daemon got from ternd on its
+ * command line, checked as master.cf -o are (so a child started after an
+ * edit runs with what ternd runs, and a broken master.cf does not stop it).
+ * Every problem becomes a diagnostic "FILE, line N: ..." (capped at
  * CONF_DIAG_MAX); nothing here exits except conf_open() and the accessors'
  * panics on a name outside the registry (a programming error).
  */
@@ -47,8 +53,10 @@ void conf_diag_at(struct conf *c, enum conf_diag_level level, const char *file,
         file = NULL;
         line = INT_MAX;
     } else {
-        if (file)
+        if (file && line > 0)
             (void)sb_printf(&sb, "%s, line %d: ", file, line);
+        else if (file)
+            (void)sb_printf(&sb, "%s: ", file);
         va_start(ap, fmt);
         (void)sb_vprintf(&sb, fmt, ap);
         va_end(ap);
@@ -215,6 +223,11 @@ static void conf_collect_refs(struct conf *c)
     for (size_t s = 0; s < c->nsvc; s++)
         for (size_t o = 0; o < c->svc[s].nover; o++)
             conf_scan_refs(c->svc[s].over[o].value, conf_ref_add, &r);
+    for (size_t o = 0; o < c->cmd.nover; o++)
+        conf_scan_refs(c->cmd.over[o].value, conf_ref_add, &r);
+    for (size_t i = 0; i < c->nrefs; i++)
+        free(c->refs[i]);
+    free(c->refs);
     if (r.n > 1)
         qsort(r.v, r.n, sizeof(*r.v), conf_str_cmp);
     for (size_t i = 0; i < r.n; i++) {
@@ -525,9 +538,13 @@ static bool conf_load_file(struct conf *c, const char *path, strbuf *buf)
     return ok;
 }
 
-/* conf_service_build - a service's conf: main.cf plus its -o overrides. */
+/*
+ * conf_service_build - main.cf plus the -o overrides of s, which come from
+ * file (master.cf, or the label of a command line's -o list).
+ */
 static struct conf *conf_service_build(struct conf *root,
-                                       const struct conf_service *s)
+                                       const struct conf_service *s,
+                                       const char *file)
 {
     struct conf *c = conf_new(root->dir);
 
@@ -537,13 +554,23 @@ static struct conf *conf_service_build(struct conf *root,
                        root->main_path, root->tab.v[i].line);
     for (size_t o = 0; o < s->nover; o++)
         conf_table_add(&c->tab, s->over[o].name, s->over[o].value,
-                       root->master_path, s->over[o].line);
+                       file, s->over[o].line);
     conf_table_finish(&c->tab);
-    conf_build(c, root, root->master_path);
+    conf_build(c, root, file);
     return c;
 }
 
-conf *conf_load(const char *dir)
+/* conf_diag_drop - forget every diagnostic so far (master.cf's, lenient). */
+static void conf_diag_drop(struct conf *c)
+{
+    for (size_t i = 0; i < c->ndiag; i++)
+        free(c->diag[i].text);
+    c->ndiag = 0;
+    c->nerrors = 0;
+}
+
+/* conf_load_as - read both files; lenient: master.cf only for its names. */
+static conf *conf_load_as(const char *dir, bool lenient)
 {
     struct conf *c = conf_new(dir);
     strbuf buf;
@@ -551,6 +578,8 @@ conf *conf_load(const char *dir)
     sb_init(&buf, CONF_FILE_MAX);
     if (conf_load_file(c, c->master_path, &buf))
         conf_master_load(c, sb_str(&buf), sb_len(&buf));
+    if (lenient)
+        conf_diag_drop(c);
     if (conf_load_file(c, c->main_path, &buf))
         conf_main_parse(c, sb_str(&buf), sb_len(&buf));
     sb_release(&buf);
@@ -558,11 +587,73 @@ conf *conf_load(const char *dir)
     conf_build(c, c, c->main_path);
     conf_master_resolve(c);
     c->svc_conf = xcalloc(c->nsvc + 1, sizeof(*c->svc_conf));
-    for (size_t i = 0; i < c->nsvc; i++)
-        c->svc_conf[i] = conf_service_build(c, &c->svc[i]);
+    for (size_t i = 0; i < c->nsvc && !lenient; i++)
+        c->svc_conf[i] = conf_service_build(c, &c->svc[i], c->master_path);
     if (c->ndiag > 1)
         qsort(c->diag, c->ndiag, sizeof(*c->diag), conf_diag_cmp);
     return c;
+}
+
+conf *conf_load(const char *dir)
+{
+    return conf_load_as(dir, false);
+}
+
+conf *conf_load_main(const char *dir)
+{
+    return conf_load_as(dir, true);
+}
+
+/*
+ * conf_unwarn_refs - main.cf names that only the -o list uses as $name were
+ * warned about as unsupported at load time: take those warnings back.
+ */
+static void conf_unwarn_refs(struct conf *c)
+{
+    size_t out = 0;
+
+    for (size_t i = 0; i < c->ndiag; i++) {
+        const struct conf_diag *d = &c->diag[i];
+        bool drop = false;
+
+        for (size_t k = 0; k < c->tab.n && !drop && d->rank == 1
+             && d->level == CONF_WARNING; k++)
+            drop = c->tab.v[k].ignored && c->tab.v[k].line == d->line
+                && conf_name_is_ref(c, c->tab.v[k].name);
+        if (drop)
+            free(d->text);
+        else
+            c->diag[out++] = *d;
+    }
+    c->ndiag = out;
+}
+
+const conf *conf_with_overrides(conf *c, const char *service,
+                                char *const *assign, size_t n)
+{
+    strbuf label, err;
+
+    if (c->root != c || c->cmd_conf != NULL)
+        msg_panic("conf_with_overrides: not a loaded conf, or called twice");
+    sb_init(&label, 4096);
+    if (sb_printf(&label, "-o of service %s", service) < 0)
+        (void)sb_set(&label, "-o of this service");
+    c->cmd_label = sb_detach(&label);
+    sb_release(&label);
+    c->self_name = xstrdup(service);
+    sb_init(&err, 1024);
+    for (size_t i = 0; i < n; i++) {
+        sb_reset(&err);
+        if (conf_override_add(&c->cmd, assign[i], 0, &err) < 0)
+            conf_diag_at(c, CONF_ERROR, c->cmd_label, 0, "%s", sb_str(&err));
+    }
+    sb_release(&err);
+    conf_collect_refs(c);               /* $names the -o values use */
+    conf_unwarn_refs(c);
+    c->cmd_conf = conf_service_build(c, &c->cmd, c->cmd_label);
+    if (c->ndiag > 1)
+        qsort(c->diag, c->ndiag, sizeof(*c->diag), conf_diag_cmp);
+    return c->cmd_conf;
 }
 
 conf *conf_defaults(void)
@@ -615,6 +706,10 @@ void conf_free(conf *c)
             conf_free(c->svc_conf[i]);
         conf_service_free(&c->svc[i]);
     }
+    conf_free(c->cmd_conf);
+    conf_service_free(&c->cmd);
+    free(c->self_name);
+    free(c->cmd_label);
     for (size_t i = 0; i < c->nrefs; i++)
         free(c->refs[i]);
     for (size_t i = 0; i < c->ndiag; i++)

@@ -9,7 +9,9 @@
  * check` lists them all). Typed accessors return expanded values owned by the
  * conf; asking for a name that is not in the registry is a bug (msg_panic).
  * conf_for_service() gives the effective parameters of one master.cf service
- * (main.cf plus its -o overrides), owned by the conf it came from.
+ * (main.cf plus its -o overrides), owned by the conf it came from. Daemons
+ * use conf_load_main() + conf_with_overrides() instead: main.cf plus the
+ * -o list ternd gave them, never master.cf's current -o (see below).
  */
 #ifndef TERN_CONF_H
 #define TERN_CONF_H
@@ -83,6 +85,30 @@ const char *conf_dir(const char *opt);
 
 /* conf_load - read DIR/master.cf and DIR/main.cf; never NULL, see diagnostics. */
 conf *conf_load(const char *dir);
+
+/*
+ * conf_load_main - conf_load for a daemon: main.cf is checked as usual, but
+ * master.cf is read leniently, only for what it names: the services on its
+ * lines that parse (transport-prefixed parameter names such as
+ * relaylim_destination_concurrency_limit, $names used in -o values,
+ * conf_service_find), with no diagnostic for its problems and no
+ * conf_for_service (NULL). A master.cf edited or broken after ternd read
+ * it therefore neither stops nor changes a daemon started later.
+ */
+conf *conf_load_main(const char *dir);
+
+/*
+ * conf_with_overrides - main.cf of c (a conf_load_main or conf_load result)
+ * plus n "name=value" (or "{ name = value }") overrides, as a daemon gets
+ * them on its command line (-o). They are checked exactly as master.cf -o
+ * are (value type and range, $name expansion, an unknown name is a warning
+ * and ignored); problems become c's diagnostics named "-o of service
+ * SERVICE: ..." (conf_error_count). service, the daemon's master.cf name,
+ * is also accepted as a transport prefix. Never NULL; owned by c; call it
+ * once per c (a bug otherwise: msg_panic).
+ */
+const conf *conf_with_overrides(conf *c, const char *service,
+                                char *const *assign, size_t n);
 
 /* conf_defaults - the registry defaults alone (no files read). */
 conf *conf_defaults(void);

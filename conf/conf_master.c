@@ -194,6 +194,12 @@ static int master_override(struct conf_service *s, const char *arg, int line,
     return ret;
 }
 
+int conf_override_add(struct conf_service *s, const char *arg, int line,
+                      strbuf *err)
+{
+    return master_override(s, arg, line, err);
+}
+
 /* master_args - command, its arguments, and the -o overrides. */
 static int master_args(struct conf_service *s, char **tok, size_t n, int line,
                        strbuf *err)

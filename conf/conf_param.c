@@ -94,10 +94,11 @@ ptrdiff_t conf_param_transport(const struct conf *root, const char *name)
         if (len <= sl + 1 || name[len - sl - 1] != '_'
             || strcmp(name + len - sl, conf_tparams[i].suffix) != 0)
             continue;
-        for (size_t s = 0; s < root->nsvc; s++) {
-            const char *svc = root->svc[s].name;
+        for (size_t s = 0; s <= root->nsvc; s++) {
+            const char *svc = s < root->nsvc ? root->svc[s].name
+                : root->self_name;
 
-            if (strlen(svc) == len - sl - 1
+            if (svc && strlen(svc) == len - sl - 1
                 && strncmp(svc, name, len - sl - 1) == 0)
                 return conf_param_index(conf_tparams[i].fallback);
         }

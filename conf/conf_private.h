@@ -77,6 +77,10 @@ struct conf {
     struct conf_service *svc;       /* root only */
     size_t nsvc;
     struct conf **svc_conf;         /* root only: per service, lazily NULL */
+    char *self_name;                /* root only: conf_with_overrides' service */
+    struct conf_service cmd;        /* root only: its -o list (name, over) */
+    char *cmd_label;                /* "-o of service NAME", the -o "file" */
+    struct conf *cmd_conf;          /* root only: main.cf + those -o */
     struct conf_diag *diag;         /* root only */
     size_t ndiag, diag_cap, nerrors;
 };
@@ -147,5 +151,8 @@ const char *conf_next_token(const char **cursor, strbuf *tok, strbuf *err,
 void conf_master_load(struct conf *c, const char *buf, size_t len);
 void conf_master_resolve(struct conf *c);
 void conf_service_free(struct conf_service *s);
+/* conf_override_add - one -o argument "name=value" or "{ name = value }". */
+int conf_override_add(struct conf_service *s, const char *arg, int line,
+                      strbuf *err);
 
 #endif

@@ -34,6 +34,7 @@ struct server {
     const char *config_opt;     /* -c */
     const char *service, *type;
     char **overrides;           /* -o values, NULL-terminated */
+    size_t noverrides;
     char *const *args;
     int nlisten;
     bool log_stderr, standalone, stopping;
@@ -71,7 +72,6 @@ static void server_usage(const server *srv)
 /* server_args_parse - the skeleton's options; stops at the first argument. */
 static void server_args_parse(server *srv, int argc, char **argv)
 {
-    size_t nover = 0;
     int ch;
 
     srv->overrides = xcalloc((size_t)argc + 1, sizeof(char *));
@@ -92,7 +92,7 @@ static void server_args_parse(server *srv, int argc, char **argv)
                 msg_fatal("bad listener count: -s %s", optarg);
             srv->nlisten = (int)n;
         } else if (ch == 'o')
-            srv->overrides[nover++] = optarg;
+            srv->overrides[srv->noverrides++] = optarg;
         else if (ch == 'e')
             srv->log_stderr = true;
         else if (ch == 'v')
@@ -109,24 +109,22 @@ static void server_args_parse(server *srv, int argc, char **argv)
         srv->type = "unix";
 }
 
-/* server_config - load main.cf with this service's -o overrides; logging. */
+/*
+ * server_config - main.cf with the -o overrides of the command line (as
+ * Postfix's daemons: ternd read master.cf, and a child started after an
+ * edit must run with what ternd runs, not with the edited file); logging.
+ */
 static void server_config(server *srv)
 {
     const char *logfile;
 
-    srv->cf = conf_load(conf_dir(srv->config_opt));
+    srv->cf = conf_load_main(conf_dir(srv->config_opt));
+    srv->eff = conf_with_overrides(srv->cf, srv->service, srv->overrides,
+                                   srv->noverrides);
     if (conf_error_count(srv->cf) > 0) {
         conf_log_diags(srv->cf);
         msg_fatal("%zu error(s) in the configuration in %s",
                   conf_error_count(srv->cf), conf_directory(srv->cf));
-    }
-    srv->eff = conf_for_service(srv->cf, srv->service, srv->type);
-    if (srv->eff == NULL) {
-        srv->eff = srv->cf;
-        if (srv->overrides[0])
-            msg_warn("service %s/%s is not in master.cf: -o %s and any other"
-                     " -o are ignored", srv->service, srv->type,
-                     srv->overrides[0]);
     }
     msg_set_syslog_name(conf_get_str(srv->eff, "syslog_name"));
     logfile = conf_get_str(srv->eff, "maillog_file");

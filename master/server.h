@@ -3,8 +3,11 @@
  *
  * server_main() parses the arguments ternd gives a service process
  *   -c DIR  -n SERVICE  -t TYPE  -s COUNT  [-o NAME=VALUE]...  [-e] [-v] [-S]
- * loads the configuration for that master.cf service (main.cf plus its -o
- * overrides), points logging at syslog_name / maillog_file, calls
+ * loads the configuration for that master.cf service: main.cf plus the -o
+ * overrides of its command line (conf_load_main + conf_with_overrides; like
+ * Postfix's daemons it never takes -o from master.cf, which may have been
+ * edited since ternd read it, and a broken master.cf does not stop it),
+ * points logging at syslog_name / maillog_file, calls
  * ops->pre_drop (open what needs privilege: keys, ports), drops privileges
  * to mail_owner when running as root (setgroups, setresgid, setresuid, each
  * checked, then verified irreversible; not when the service's master.cf

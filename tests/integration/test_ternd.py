@@ -244,10 +244,7 @@ class TerndTest(ternlab.TestCase):
     def test_reload_with_bad_config_keeps_running(self):
         self.master(echo_opts="-o smtpd_banner=one")
         self.lab.start_tern()
-        # Services read the configuration as they start, so let the first
-        # one finish starting before the files go bad: it keeps serving.
-        first = self.connect()
-        first.close()
+        first = self.connect()              # its process stays busy
         self.lab.write("master.cf", "bogus line without enough fields\n")
         res = self.lab.tern("reload")      # tern refuses to ask for it...
         self.assertEqual(res.returncode, 1)
@@ -255,8 +252,29 @@ class TerndTest(ternlab.TestCase):
         os.kill(self.lab.ternd_pid, signal.SIGHUP)      # ...ternd copes too
         self.lab.wait_log("reload failed")
         self.assertIn("keeping the old configuration", self.lab.maillog())
+        # The first process is busy, so ternd starts another one now, after
+        # the bad edit: like Postfix's daemons it takes its -o from the
+        # command line ternd gave it, not from the broken master.cf.
         c = self.connect()
-        self.assertEqual((c.banner, c.pid), ("one", first.pid))
+        self.assertEqual(c.banner, "one")
+        self.assertNotEqual(c.pid, first.pid)
+        self.assertEqual(first.ask("still"), "250 still")
+        first.close()
+        c.close()
+        self.assertEqual(self.connect().banner, "one")
+        self.assertNotIn("fatal", self.lab.maillog())
+
+    def test_edited_master_cf_waits_for_reload(self):
+        self.master(echo_opts="-o smtpd_banner=one")
+        self.lab.start_tern()
+        first = self.connect()              # its process stays busy
+        self.master(echo_opts="-o smtpd_banner=two")    # saved, no reload
+        c = self.connect()                  # a process started after the edit
+        self.assertNotEqual(c.pid, first.pid)
+        self.assertEqual(c.banner, "one")
+        self.lab.tern("reload", check=0)
+        self.lab.wait_log("reload -- version")
+        self.assertEqual(self.connect().banner, "two")
 
     def test_stop_waits_for_open_session(self):
         self.master()
