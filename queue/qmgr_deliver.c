@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/msg.h"
+#include "common/unixconn.h"
 #include "common/xalloc.h"
 #include "queue/qmgr_private.h"
 
@@ -93,25 +93,11 @@ static void qd_build(const qmgr_job *job, dlv_request *req)
 /* qd_connect - a non-blocking connection to private/<transport>; -1 errno. */
 static int qd_connect(qmgr *q, const char *transport)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    int fd, saved;
-
-    if (spool_path(&q->sp, SPOOL_PRIVATE, transport, &q->path) < 0
-        || fmt_fixed(sun.sun_path, sizeof(sun.sun_path), "%s",
-                     sb_str(&q->path)) < 0) {
+    if (spool_path(&q->sp, SPOOL_PRIVATE, transport, &q->path) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0
-        || errno == EINPROGRESS)
-        return fd;
-    saved = errno;
-    (void)close(fd);
-    errno = saved;
-    return -1;
+    return unix_connect(sb_str(&q->path), SOCK_NONBLOCK);
 }
 
 /* qd_start - start one job: a connection, or an immediate outcome. */

@@ -8,10 +8,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/strbuf.h"
+#include "common/unixconn.h"
 #include "conf/conf.h"
 #include "master/server.h"
 #include "queue/trigger.h"
@@ -19,20 +19,12 @@
 /* trigger_wake - connect, send one byte, close. */
 int trigger_wake(const char *path, char byte)
 {
-    struct sockaddr_un sun;
-    int fd, rc = -1, saved;
+    int fd = unix_connect(path, SOCK_NONBLOCK), rc = -1, saved;
 
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (fmt_fixed(sun.sun_path, sizeof(sun.sun_path), "%s", path) < 0) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0
-        && send(fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+    /* a connect still in progress fails the send: the service is busy */
+    if (send(fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
         rc = 0;
     saved = errno;
     (void)close(fd);

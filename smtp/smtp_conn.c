@@ -7,11 +7,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "common/unixconn.h"
 #include "smtp/smtp_conn.h"
 
 /* conn_fail - close fd, put errno's text in why, -1. */
@@ -26,19 +27,17 @@ static int conn_fail(int fd, int err, const char *what, strbuf *why)
     return -1;
 }
 
-/* conn_wait - finish a non-blocking connect within timeout_ms. */
-static int conn_wait(int fd, const struct sockaddr *sa, socklen_t len,
-                     int timeout_ms, strbuf *why)
+/*
+ * conn_settle - a non-blocking fd whose connect may be in progress:
+ * wait for it within timeout_ms, then make fd blocking again.
+ */
+static int conn_settle(int fd, bool pending, int timeout_ms, strbuf *why)
 {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
-    int flags = fcntl(fd, F_GETFL), err = 0, rc;
+    int flags, err = 0, rc;
     socklen_t elen = sizeof(err);
 
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return conn_fail(fd, errno, NULL, why);
-    if (connect(fd, sa, len) < 0) {
-        if (errno != EINPROGRESS)
-            return conn_fail(fd, errno, NULL, why);
+    if (pending) {
         do
             rc = poll(&p, 1, timeout_ms);
         while (rc < 0 && errno == EINTR);
@@ -49,9 +48,25 @@ static int conn_wait(int fd, const struct sockaddr *sa, socklen_t len,
         if (err != 0)
             return conn_fail(fd, err, NULL, why);
     }
-    if (fcntl(fd, F_SETFL, flags) < 0)
+    if ((flags = fcntl(fd, F_GETFL)) < 0
+        || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
         return conn_fail(fd, errno, NULL, why);
     return fd;
+}
+
+/* conn_wait - connect fd to sa, finished within timeout_ms. */
+static int conn_wait(int fd, const struct sockaddr *sa, socklen_t len,
+                     int timeout_ms, strbuf *why)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return conn_fail(fd, errno, NULL, why);
+    if (connect(fd, sa, len) == 0)
+        return conn_settle(fd, false, timeout_ms, why);
+    if (errno != EINPROGRESS)
+        return conn_fail(fd, errno, NULL, why);
+    return conn_settle(fd, true, timeout_ms, why);
 }
 
 /* conn_bind - bind fd to the local address text of the right family. */
@@ -117,19 +132,13 @@ int smtp_conn_inet(const dns_addr *a, unsigned port, const char *bind4,
     return conn_wait(fd, (struct sockaddr *)&ss, len, timeout_ms, why);
 }
 
-/* smtp_conn_unix - a stream socket to path. */
+/* smtp_conn_unix - a stream socket to path (common/unixconn), timed. */
 int smtp_conn_unix(const char *path, int timeout_ms, strbuf *why)
 {
-    struct sockaddr_un sun;
-    int fd;
+    int fd = unix_connect(path, SOCK_NONBLOCK);
 
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path))
-        return conn_fail(-1, ENAMETOOLONG, NULL, why);
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return conn_fail(-1, errno, NULL, why);
-    return conn_wait(fd, (struct sockaddr *)&sun, sizeof(sun), timeout_ms, why);
+    /* still connecting or already connected: poll tells at once */
+    return conn_settle(fd, true, timeout_ms, why);
 }
