@@ -9,7 +9,6 @@
  * no state is global. Every failure becomes a deferral in Postfix's
  * words; configuration problems are err text for the caller.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -438,30 +437,13 @@ bool smtp_sasl_offered(const smtp_sasl *sa, const smtp_reply *ehlo,
 
 /* ---- The exchange ---- */
 
-/* login_fail - defer with a formatted reason; always -1. */
-static int login_fail(smtp_outcome *why, const char *dsn, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int login_fail(smtp_outcome *why, const char *dsn, const char *fmt, ...)
-{
-    strbuf text;
-    va_list ap;
-
-    sb_init(&text, SMTP_REASON_MAX);
-    va_start(ap, fmt);
-    (void)sb_vprintf(&text, fmt, ap);
-    va_end(ap);
-    smtp_outcome_set(why, DLV_DEFERRED, dsn, sb_str(&text));
-    sb_release(&text);
-    return -1;
-}
-
 /* login_cannot - "cannot authenticate to server X: why" (4.7.0). */
 static int login_cannot(sasl_login *lg, smtp_outcome *why, const char *text)
 {
-    return login_fail(why, "4.7.0", "SASL authentication failed; cannot "
-                      "authenticate to server %s: %s", sb_str(&lg->s->name),
-                      text);
+    sess_outcome_fmt(why, DLV_DEFERRED, "4.7.0", "SASL authentication "
+                     "failed; cannot authenticate to server %s: %s",
+                     sb_str(&lg->s->name), text);
+    return -1;
 }
 
 /* login_cancel - abort an exchange the server is in with "*" (RFC 4954). */
@@ -532,8 +514,8 @@ static int login_final(sasl_login *lg, smtp_outcome *why)
     smtp_reply_oneline(r, &text);
     memcpy(dsn, r->dsn, sizeof(dsn));
     dsn[0] = '4';               /* smtp_sasl_auth_soft_bounce, always */
-    (void)login_fail(why, dsn, "SASL authentication failed; server %s said: "
-                     "%s", sb_str(&lg->s->name), sb_str(&text));
+    sess_outcome_fmt(why, DLV_DEFERRED, dsn, "SASL authentication failed; "
+                     "server %s said: %s", sb_str(&lg->s->name), sb_str(&text));
     sb_release(&text);
     return -1;
 }
@@ -580,9 +562,10 @@ static int login_run(sasl_login *lg, const char *mechs, const char *host,
     while (lg->s->reply.code == 334) {
         if (++steps > SMTP_SASL_STEPS) {
             login_cancel(lg);
-            return login_fail(why, "4.3.0", "SASL authentication failed; "
-                              "authentication protocol loop with server %s",
-                              sb_str(&lg->s->name));
+            sess_outcome_fmt(why, DLV_DEFERRED, "4.3.0", "SASL authentication "
+                             "failed; authentication protocol loop with "
+                             "server %s", sb_str(&lg->s->name));
+            return -1;
         }
         if (login_challenge(lg, why) != 0)
             return -1;
@@ -645,10 +628,11 @@ static int login_mechs(sasl_login *lg, strbuf *mechs, smtp_outcome *why)
         msg_warn(sb_len(&raw) ? "%s offered no supported AUTH mechanisms: '%s'"
                  : "%s offered null AUTH mechanism list%s",
                  sb_str(&lg->s->relay), sb_str(&raw));
-        rc = login_fail(why, "4.7.0", "SASL authentication failed: server "
-                        "%s offered no compatible authentication mechanisms "
-                        "for this type of connection security",
-                        sb_str(&lg->s->name));
+        sess_outcome_fmt(why, DLV_DEFERRED, "4.7.0", "SASL authentication "
+                         "failed: server %s offered no compatible "
+                         "authentication mechanisms for this type of "
+                         "connection security", sb_str(&lg->s->name));
+        rc = -1;
     }
     sb_release(&raw);
     return rc;
@@ -672,9 +656,10 @@ int smtp_sasl_login(smtp_sasl *sa, smtp_session *s, const smtp_params *p,
     found = smtp_sasl_lookup(sa, d, &lg.user, &lg.pass, &err);
     if (found == SMTP_SASL_ERROR) {
         msg_warn("%s", sb_str(&err));
-        rc = login_fail(why, "4.3.0", "SASL authentication failed; cannot "
-                        "authenticate to server %s: password table lookup "
-                        "error", sb_str(&s->name));
+        sess_outcome_fmt(why, DLV_DEFERRED, "4.3.0", "SASL authentication "
+                         "failed; cannot authenticate to server %s: password "
+                         "table lookup error", sb_str(&s->name));
+        rc = -1;
     } else if (found == SMTP_SASL_FOUND) {
         rc = login_mechs(&lg, &mechs, why);
         if (rc == 0)
