@@ -43,6 +43,7 @@ struct dns_ctx {
     long long deadline_ms;      /* hard bound on one lookup */
     dns_random_fn random;
     void *random_arg;
+    dns_hosts *hosts;           /* read before DNS by dns_fcrdns; or NULL */
 };
 
 /* One query in flight and its answer. */
@@ -180,6 +181,7 @@ dns_ctx *dns_open(const char *servers, int timeout_ms, int tries, strbuf *err)
     if (ctx->deadline_ms > DNS_DEADLINE_MAX_MS)
         ctx->deadline_ms = DNS_DEADLINE_MAX_MS;
     ctx->random = dns_default_random;
+    ctx->hosts = dns_hosts_new(DNS_HOSTS_FILE);
     return ctx;
 }
 
@@ -190,7 +192,15 @@ void dns_close(dns_ctx *ctx)
         return;
     ares_destroy(ctx->channel);
     ares_library_cleanup();
+    dns_hosts_free(ctx->hosts);
     free(ctx);
+}
+
+/* dns_set_hosts_file - the hosts file for dns_fcrdns; NULL/"" for none. */
+void dns_set_hosts_file(dns_ctx *ctx, const char *path)
+{
+    dns_hosts_free(ctx->hosts);
+    ctx->hosts = path && *path ? dns_hosts_new(path) : NULL;
 }
 
 /* dns_set_random - replace the random source. */
@@ -864,7 +874,34 @@ dns_status dns_ptr(dns_ctx *ctx, const char *addr, dns_result *res)
     return st;
 }
 
-/* dns_fcrdns - a PTR name whose addresses include addr (see dns.h). */
+/*
+ * dns_forward_has - whether name's addresses include a: the hosts file's
+ * when it lists name with addresses of a's family, else DNS's (*temp set on
+ * a temporary DNS failure).
+ */
+static bool dns_forward_has(dns_ctx *ctx, const char *name, const dns_addr *a,
+                            dns_result *fwd, bool *temp)
+{
+    dns_addr local[DNS_RR_MAX];
+    size_t n = ctx->hosts ? dns_hosts_addrs(ctx->hosts, name, a->family, local,
+                                            DNS_RR_MAX) : 0;
+    const dns_addr *v = local;
+
+    if (n == 0) {
+        dns_status st = dns_addrs(ctx, name, a->family == AF_INET ? DNS_INET4
+                                  : DNS_INET6, DNS_PREFER_ANY, fwd);
+
+        *temp = *temp || st == DNS_TEMPFAIL;
+        v = fwd->addr;
+        n = fwd->naddr;
+    }
+    for (size_t j = 0; j < n; j++)
+        if (memcmp(v[j].bytes, a->bytes, sizeof(a->bytes)) == 0)
+            return true;
+    return false;
+}
+
+/* dns_fcrdns - the hosts file's or a PTR name that maps back (see dns.h). */
 dns_status dns_fcrdns(dns_ctx *ctx, const char *addr, strbuf *name,
                       dns_result *res)
 {
@@ -874,26 +911,24 @@ dns_status dns_fcrdns(dns_ctx *ctx, const char *addr, strbuf *name,
     dns_status st;
 
     sb_reset(name);
-    if ((st = dns_ptr(ctx, addr, res)) != DNS_OK)
-        return st;
+    dns_reset(res);
     if (dns_addr_literal(addr, &a) < 0)
-        msg_panic("dns_fcrdns: %s parsed once but not twice", addr);
+        return dns_fail(res, DNS_PERMFAIL, addr, DNS_T_PTR, "malformed address");
+    if (ctx->hosts && dns_hosts_name(ctx->hosts, &a, name)) {
+        res->names = xcalloc(1, sizeof(*res->names));
+        res->names[res->nnames++] = xstrdup(sb_str(name));
+        sb_reset(name);
+    } else if ((st = dns_ptr(ctx, addr, res)) != DNS_OK) {
+        return st;
+    }
     dns_result_init(&fwd);
-    for (size_t i = 0; i < res->nnames && i < 10 && sb_len(name) == 0; i++) {
-        st = dns_addrs(ctx, res->names[i],
-                       a.family == AF_INET ? DNS_INET4 : DNS_INET6,
-                       DNS_PREFER_ANY, &fwd);
-        temp = temp || st == DNS_TEMPFAIL;
-        for (size_t j = 0; j < fwd.naddr && sb_len(name) == 0; j++)
-            if (memcmp(fwd.addr[j].bytes, a.bytes, sizeof(a.bytes)) == 0
-                && sb_set(name, res->names[i]) < 0)
-                break;
-    }
-    if (sb_len(name) > 0) {
-        dns_result_free(&fwd);
-        return DNS_OK;
-    }
+    for (size_t i = 0; i < res->nnames && i < 10 && sb_len(name) == 0; i++)
+        if (dns_forward_has(ctx, res->names[i], &a, &fwd, &temp)
+            && sb_set(name, res->names[i]) < 0)
+            break;
     dns_result_free(&fwd);
+    if (sb_len(name) > 0)
+        return DNS_OK;
     res->status = temp ? DNS_TEMPFAIL : DNS_NOTFOUND;
     sb_reset(&res->reason);
     (void)sb_printf(&res->reason, "hostname %.300s does not resolve to address %s%s",

@@ -59,6 +59,7 @@ typedef enum dns_prefer {
 #define DNS_RR_MAX       64     /* records taken from one answer */
 #define DNS_CNAME_MAX    8      /* CNAME steps followed in one answer */
 #define DNS_TEXT_ADDR    46     /* INET6_ADDRSTRLEN */
+#define DNS_HOSTS_FILE   "/etc/hosts"
 
 typedef struct dns_mx_rr {
     unsigned pref;              /* MX preference, lower first */
@@ -115,6 +116,13 @@ void dns_close(dns_ctx *ctx);
 /* dns_set_random - replace the random source (default arc4random). */
 void dns_set_random(dns_ctx *ctx, dns_random_fn fn, void *arg);
 
+/*
+ * dns_set_hosts_file - the hosts file dns_fcrdns reads before DNS (the
+ * system resolver's "files" source); default DNS_HOSTS_FILE, NULL or ""
+ * for DNS only. Read on first use and again when it changes.
+ */
+void dns_set_hosts_file(dns_ctx *ctx, const char *path);
+
 /* dns_servers_parse - parse resolver_servers; -1 and err on a bad entry. */
 int dns_servers_parse(const char *text, dns_server *out, size_t max,
                       size_t *n, strbuf *err);
@@ -144,8 +152,12 @@ const char *dns_status_name(dns_status status);
  * MX (the domain itself, RFC 5321 5.1); NXDOMAIN is DNS_NOTFOUND; a null
  * MX is DNS_NULLMX. dns_addrs: A and/or AAAA of host per families, ordered
  * per prefer; a literal address is returned as is without DNS. dns_ptr:
- * PTR names of a textual address. dns_fcrdns: a PTR name whose forward
- * lookup includes the address (into name). dns_tlsa: TLSA records of e.g.
+ * PTR names of a textual address. dns_fcrdns: the client name Postfix
+ * would show: the hosts file's name of the address, else its PTR names,
+ * the first whose addresses include the address (into name); a name
+ * listed in the hosts file with addresses of the family is checked
+ * against those, without DNS (res->names: the names tried, the hosts
+ * file's one alone when it had one). dns_tlsa: TLSA records of e.g.
  * "_25._tcp.mx.example.com" and the AD bit of the answer.
  */
 dns_status dns_mx(dns_ctx *ctx, const char *domain, dns_result *res);
@@ -155,5 +167,21 @@ dns_status dns_ptr(dns_ctx *ctx, const char *addr, dns_result *res);
 dns_status dns_fcrdns(dns_ctx *ctx, const char *addr, strbuf *name,
                       dns_result *res);
 dns_status dns_tlsa(dns_ctx *ctx, const char *name, dns_result *res);
+
+/*
+ * The hosts file on its own (dns_fcrdns uses it; tests call it directly).
+ * dns_hosts_new: a reader of path, read lazily and re-read when the file
+ * changes; a missing file is empty, an unreadable or oversized one (over
+ * 1 MiB) is warned about and empty. dns_hosts_name: the first name of the
+ * first line listing addr (true), as gethostbyaddr's files source.
+ * dns_hosts_addrs: the distinct addresses of family listed for name on any
+ * line (case-insensitive, at most max into out); their count.
+ */
+typedef struct dns_hosts dns_hosts;
+dns_hosts *dns_hosts_new(const char *path);
+void dns_hosts_free(dns_hosts *h);
+bool dns_hosts_name(dns_hosts *h, const dns_addr *addr, strbuf *name);
+size_t dns_hosts_addrs(dns_hosts *h, const char *name, int family,
+                       dns_addr *out, size_t max);
 
 #endif

@@ -2,8 +2,9 @@
  * smtpd_client - who the client is and how many sessions it has open.
  *
  * Identity: the peer address (an IPv4-mapped IPv6 address is shown as
- * IPv4), the name Postfix would show (a PTR name whose forward lookup
- * gives the address back, else "unknown"), "name[addr]" for log lines,
+ * IPv4), the name Postfix would show (the hosts file's name, resolver_hosts_file,
+ * or a PTR name, whose forward lookup gives the address back, else
+ * "unknown"; see dns_fcrdns), "name[addr]" for log lines,
  * and whether it is in mynetworks.
  *
  * smtpd_client_connection_count_limit across processes, without a

@@ -106,6 +106,8 @@ smtpd_ctx *smtpd_ctx_new(const conf *cf, const char *service, strbuf *why)
     ctx->dns = dns_open(servers, SMTPD_DNS_TIMEOUT_MS, SMTPD_DNS_TRIES, &err);
     if (ctx->dns == NULL)
         msg_warn("resolver: %s; client names are \"unknown\"", sb_str(&err));
+    else if (conf_param_find("resolver_hosts_file"))
+        dns_set_hosts_file(ctx->dns, conf_get_str(cf, "resolver_hosts_file"));
     sb_release(&err);
     ctx->conn_dirfd = smtpd_client_conn_open(ctx);
     return ctx;

@@ -91,11 +91,15 @@ class Lab:
         # DNS never leaves loopback: tern's resolver is pointed at a UDP
         # port where nothing listens (queries fail at once, so client names
         # are "unknown"); a test that needs answers starts dnsstub.py and
-        # sets resolver_servers again (the last definition wins).
+        # sets resolver_servers again (the last definition wins). The
+        # machine's /etc/hosts is not read either (its name for 127.0.0.1
+        # differs between machines): a test that wants it sets
+        # resolver_hosts_file.
         text = (f"queue_directory = {self.spool}\n"
                 f"daemon_directory = {os.path.join(BUILD, 'libexec', 'tern')}\n"
                 f"maillog_file = {os.path.join(self.root, 'maillog')}\n"
-                f"resolver_servers = 127.0.0.1:{dead_udp_port()}\n")
+                f"resolver_servers = 127.0.0.1:{dead_udp_port()}\n"
+                "resolver_hosts_file =\n")
         if os.geteuid() == 0:
             # A root start drops every service to mail_owner: use accounts
             # every Debian system has, so tests need not create any.

@@ -7,6 +7,8 @@ implicit and null MX, NXDOMAIN/NODATA, SERVFAIL/REFUSED/timeout/malformed
 replies as temporary failures, A/AAAA per inet_protocols and preference,
 CNAME chains, PTR and forward-confirmed names, TLSA and the AD bit, TCP
 fallback on truncation, server failover, literal addresses without DNS.
+dnsq reads no hosts file unless a test gives one (hosts=...); the hosts
+file tests check that its answers need no query at all.
 """
 import json
 import os
@@ -40,6 +42,7 @@ ZONE = {
     "loop1.example": {"CNAME": "loop2.example"},
     "loop2.example": {"CNAME": "loop1.example"},
     "1.0.0.127.in-addr.arpa": {"PTR": ["dual.example"]},
+    "2.0.0.127.in-addr.arpa": {"PTR": ["dual.example"]},
     "9.0.0.127.in-addr.arpa": {"PTR": ["v4only.example"]},
     "10.0.0.127.in-addr.arpa": {"PTR": ["not a host.example", "v4only.example"]},
     "11.0.0.127.in-addr.arpa": {"PTR": ["not a host.example"]},
@@ -85,10 +88,10 @@ class DnsTest(ternlab.TestCase):
         self.assertEqual(line[0], "PORT")
         return int(line[1])
 
-    def dnsq(self, kind, name, *opts, servers=None, rc=None):
+    def dnsq(self, kind, name, *opts, servers=None, rc=None, hosts=""):
         """Run dnsq; (exit code, status line fields, record lines, reason)."""
         cmd = [DNSQ, "-s", servers or self.servers, "-t", "500", "-r", "1",
-               *opts, kind, name]
+               "-H", hosts, *opts, kind, name]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         lines = res.stdout.splitlines()
         self.assertTrue(lines, f"no output from {cmd}: {res.stderr}")
@@ -280,6 +283,75 @@ class DnsTest(ternlab.TestCase):
         self.assertIn("not a host name", reason)
         _, st, _, _ = self.dnsq("ptr", "127.0.0.77", rc=2)
         self.assertEqual((st["status"], st["nxdomain"]), ("notfound", "1"))
+
+    # ---- the hosts file before DNS (dns_fcrdns) ----
+
+    def test_fcrdns_system_hosts_file_needs_no_dns(self):
+        # what the machine's /etc/hosts calls 127.0.0.1 (first line wins)
+        name = None
+        with open("/etc/hosts", "rb") as f:
+            for line in f:
+                fields = line.split(b"#")[0].split()
+                if len(fields) > 1 and fields[0] == b"127.0.0.1":
+                    name = fields[1].decode()
+                    break
+        if name is None:
+            self.skipTest("/etc/hosts does not name 127.0.0.1")
+        _, st, recs, _ = self.dnsq("fcrdns", "127.0.0.1", hosts="/etc/hosts",
+                                   rc=0)
+        self.assertIn(f"fcrdns {name}", recs)
+        self.assertEqual(self.queries(), [])        # the stub saw nothing
+        # the default of dnsq (and of tern's resolver_hosts_file) is the same
+        cmd = [DNSQ, "-s", self.servers, "-t", "500", "-r", "1", "fcrdns",
+               "127.0.0.1"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertIn(f"fcrdns {name}", res.stdout.splitlines())
+        self.assertEqual(self.queries(), [])
+
+    def test_fcrdns_lab_hosts_file(self):
+        hosts = self.lab.write(self.lab.path("hosts"), (
+            "# tern test hosts file\n"
+            "127.0.0.1   first.example  alias.example   # comment\n"
+            "127.0.0.50  dual.example\n"
+            "127.0.0.51  bad\xe9name.example\n"
+            "garbage     garbage.example\n"))
+        # the address is in the file: its name, confirmed by the file
+        _, _, recs, _ = self.dnsq("fcrdns", "127.0.0.1", hosts=hosts, rc=0)
+        self.assertIn("fcrdns first.example", recs)
+        self.assertEqual(self.queries(), [])
+        # 127.0.0.2 is not in the file: DNS's PTR says dual.example (whose
+        # DNS addresses include 127.0.0.2), but the file lists dual.example
+        # as 127.0.0.50 only, and the file wins as with getaddrinfo: not
+        # confirmed, and no A query was sent
+        _, st, _, reason = self.dnsq("fcrdns", "127.0.0.2", hosts=hosts, rc=2)
+        self.assertEqual(st["status"], "notfound")
+        self.assertIn("hostname dual.example does not resolve to address "
+                      "127.0.0.2", reason)
+        self.assertEqual([q[1:3] for q in self.queries()],
+                         [["2.0.0.127.in-addr.arpa", "PTR"]])
+        # ::1 is not in the file and the file has no IPv6 address for
+        # dual.example: both steps go to DNS
+        open(self.qlog, "w").close()
+        _, _, recs, _ = self.dnsq("fcrdns", "::1", hosts=hosts, rc=0)
+        self.assertIn("fcrdns dual.example", recs)
+        self.assertEqual([q[2] for q in self.queries()], ["PTR", "AAAA"])
+        # an 8-bit name is not a host name and a bad address not an address
+        _, st, _, _ = self.dnsq("fcrdns", "127.0.0.51", hosts=hosts, rc=2)
+        self.assertEqual(st["status"], "notfound")
+
+    def test_fcrdns_missing_or_unreadable_hosts_file(self):
+        # a missing file is an empty one: DNS answers
+        _, _, recs, _ = self.dnsq("fcrdns", "127.0.0.1",
+                                  hosts=self.lab.path("nonexistent"), rc=0)
+        self.assertIn("fcrdns dual.example", recs)
+        # a directory cannot be read: a warning, then DNS
+        os.mkdir(self.lab.path("hostsdir"))
+        cmd = [DNSQ, "-s", self.servers, "-t", "500", "-r", "1", "-H",
+               self.lab.path("hostsdir"), "fcrdns", "127.0.0.1"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("fcrdns dual.example", res.stdout.splitlines())
+        self.assertIn("hostsdir: Is a directory", res.stderr)
 
     # ---- TLSA and the AD bit ----
 

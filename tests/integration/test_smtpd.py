@@ -420,6 +420,43 @@ class GreetWaitTest(SmtpdTest):
         self.assertGreater(self.greeting_delay(), 0.9)
 
 
+class ClientNameTest(SmtpdTest):
+    """The client's name comes from the hosts file before DNS (here a dead
+    port), as Postfix's getnameinfo/getaddrinfo do."""
+
+    def start(self, extra=""):
+        self.hosts = self.lab.write(self.lab.path("hosts"),
+                                    "127.0.0.1 client.example\n")
+        super().start(f"resolver_hosts_file = {self.hosts}\n" + extra)
+
+    def test_name_from_hosts_file(self):
+        c = self.client()
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        self.lab.wait_log("connect from client.example[127.0.0.1]")
+        # an edit is seen by the next session, in the same process or not
+        os.unlink(self.hosts)
+        self.lab.write(self.hosts, "127.0.0.1 edited.example\n")
+        c = self.client()
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        self.lab.wait_log("disconnect from edited.example[127.0.0.1]")
+
+    def test_system_hosts_file(self):
+        name = None
+        with open("/etc/hosts", "rb") as f:
+            for line in f:
+                fields = line.split(b"#")[0].split()
+                if len(fields) > 1 and fields[0] == b"127.0.0.1":
+                    name = fields[1].decode()
+                    break
+        if name is None:
+            self.skipTest("/etc/hosts does not name 127.0.0.1")
+        self.lab.stop_tern()
+        SmtpdTest.start(self, "resolver_hosts_file = /etc/hosts\n")
+        c = self.client()
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        self.lab.wait_log(f"connect from {name}[127.0.0.1]")
+
+
 class PipeliningTest(SmtpdTest):
 
     # the client's early EHLO must arrive while smtpd still listens

@@ -2,12 +2,14 @@
  * dnsq - test-only DNS query tool over common/dns (not installed).
  *
  *   dnsq [-s servers] [-t timeout_ms] [-r tries] [-f inet_protocols]
- *        [-p prefer] [-n runs] mx|addrs|ptr|fcrdns|tlsa NAME
+ *        [-p prefer] [-n runs] [-H hosts_file] mx|addrs|ptr|fcrdns|tlsa NAME
  *
  * Prints "status=S nxdomain=0|1 implicit=0|1 ad=0|1", then one line per
  * record ("mx PREF HOST", "addr TEXT", "name HOST", "tlsa U S M HEX") and
  * "reason=TEXT" when the status is not ok. With -n N (mx only) it looks the
  * name up N times through one resolver and prints "run H1 H2 ..." per run.
+ * -H names the hosts file fcrdns reads first ("" for none; default
+ * /etc/hosts, as tern's resolver_hosts_file).
  * Exits 0 on ok, 2 on any other status, 64 on bad usage.
  */
 #include <stdio.h>
@@ -20,6 +22,7 @@
 
 struct dnsq_opts {
     const char *servers;
+    const char *hosts;
     int timeout_ms, tries, runs;
     unsigned families;
     dns_prefer prefer;
@@ -29,7 +32,7 @@ struct dnsq_opts {
 __attribute__((noreturn)) static void dnsq_usage(void)
 {
     fprintf(stderr, "usage: dnsq [-s servers] [-t ms] [-r tries] [-f protocols] "
-            "[-p prefer] [-n runs] mx|addrs|ptr|fcrdns|tlsa NAME\n");
+            "[-p prefer] [-n runs] [-H hosts_file] mx|addrs|ptr|fcrdns|tlsa NAME\n");
     exit(64);
 }
 
@@ -106,12 +109,13 @@ static int dnsq_options(int argc, char **argv, struct dnsq_opts *o)
 {
     int c;
 
-    while ((c = getopt(argc, argv, "s:t:r:f:p:n:")) != -1) {
+    while ((c = getopt(argc, argv, "s:t:r:f:p:n:H:")) != -1) {
         switch (c) {
         case 's': o->servers = optarg; break;
         case 't': o->timeout_ms = atoi(optarg); break;
         case 'r': o->tries = atoi(optarg); break;
         case 'n': o->runs = atoi(optarg); break;
+        case 'H': o->hosts = optarg; break;
         case 'f':
             if (dns_families_parse(optarg, &o->families) < 0)
                 dnsq_usage();
@@ -131,7 +135,8 @@ static int dnsq_options(int argc, char **argv, struct dnsq_opts *o)
 /* main - one lookup (or -n runs) against the given servers. */
 int main(int argc, char **argv)
 {
-    struct dnsq_opts o = {"", 2000, 2, 1, DNS_INET_ALL, DNS_PREFER_ANY};
+    struct dnsq_opts o = {"", DNS_HOSTS_FILE, 2000, 2, 1, DNS_INET_ALL,
+                          DNS_PREFER_ANY};
     dns_result res;
     strbuf err;
     dns_ctx *ctx;
@@ -146,6 +151,7 @@ int main(int argc, char **argv)
         sb_release(&err);
         return 64;
     }
+    dns_set_hosts_file(ctx, o.hosts);
     dns_result_init(&res);
     st = dnsq_query(ctx, &o, argv[i], argv[i + 1], &res);
     dns_result_free(&res);
