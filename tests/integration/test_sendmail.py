@@ -241,9 +241,11 @@ class TestWithTernd(SendmailBase):
         qid = self.only_message("maildrop")
         self.assertIn(qid, self.lab.run("mailq", env=sl.UTC).stdout)
         sl.start_ternd(self.lab)
-        ternlab.wait_until(lambda: sl.ids_in(self.lab, "incoming") == [qid],
+        # pickup publishes incoming/ID, then unlinks maildrop/ID: wait for
+        # both, since the test may look between the two steps.
+        ternlab.wait_until(lambda: sl.ids_in(self.lab, "incoming") == [qid]
+                           and sl.ids_in(self.lab, "maildrop") == [],
                            timeout=20, what="pickup moves the message")
-        self.assertEqual(sl.ids_in(self.lab, "maildrop"), [])
         sl.wait_log(self.lab, f"{qid}: uid={os.getuid()} from=<a@example.org>")
         # a message submitted while ternd runs is woken through public/pickup
         self.sendmail("c@example.net", check=0)

@@ -408,11 +408,12 @@ class GreetWaitTest(SmtpdTest):
         self.assertEqual(c.cmd("QUIT")[0], 221)
         return delay
 
-    def test_default_greets_at_once(self):
+    def test_default_greets_without_waiting(self):
         # Postfix's smtpd does not delay the greeting; neither does tern by
-        # default (the best of three connections, so a busy machine cannot
-        # fail the test)
-        self.assertLess(min(self.greeting_delay() for _ in range(3)), 0.25)
+        # default. Only a gross wait is asserted here (best of three, far
+        # from the 1 s below): latency itself is measured by bench/, never
+        # by a test's clock.
+        self.assertLess(min(self.greeting_delay() for _ in range(3)), 0.9)
 
     def test_wait_delays_greeting(self):
         self.lab.stop_tern()
