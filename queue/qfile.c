@@ -505,7 +505,11 @@ static int qfile_patch(int fd, off_t off, char value, bool (*ok)(int))
     return 0;
 }
 
-/* qfile_mark_rcpts - set many status bytes, then one fsync. */
+/*
+ * qfile_mark_rcpts - set many status bytes, then one fdatasync: an
+ * in-place rewrite changes no size or block, so fdatasync makes the bytes
+ * durable without the journal commit an mtime update would force.
+ */
 int qfile_mark_rcpts(int fd, const off_t *offsets, size_t n, int status)
 {
     if (!qfile_status_valid(status)) {
@@ -515,7 +519,7 @@ int qfile_mark_rcpts(int fd, const off_t *offsets, size_t n, int status)
     for (size_t i = 0; i < n; i++)
         if (qfile_patch(fd, offsets[i], (char)status, qfile_status_valid) < 0)
             return -1;
-    return fsync(fd);
+    return fdatasync(fd);
 }
 
 /* qfile_mark_rcpt - set one status byte durably. */
@@ -541,14 +545,21 @@ int qfile_set_expire(int fd, off_t expire_offset, bool on)
 /* qfile_remove - unlink, fsync the directory, drop the reason file. */
 int qfile_remove(spool *sp, enum spool_dir dir, const char *qid)
 {
+    if (qfile_remove_nosync(sp, dir, qid) < 0)
+        return -1;
+    return spool_fsync_dir(sp, dir);
+}
+
+/* qfile_remove_nosync - unlink, drop the reason file; caller syncs dir. */
+int qfile_remove_nosync(spool *sp, enum spool_dir dir, const char *qid)
+{
     int dirfd, deferfd;
 
     if (!qid_valid(qid)) {
         errno = EINVAL;
         return -1;
     }
-    if ((dirfd = spool_dirfd(sp, dir)) < 0 || unlinkat(dirfd, qid, 0) < 0
-        || fsync(dirfd) < 0)
+    if ((dirfd = spool_dirfd(sp, dir)) < 0 || unlinkat(dirfd, qid, 0) < 0)
         return -1;
     /* A stale reason file is harmless; it must not fail the removal. */
     deferfd = spool_dirfd(sp, SPOOL_DEFER);

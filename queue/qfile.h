@@ -208,10 +208,14 @@ bool qfile_notify_ok(unsigned notify);
 /* qfile_status_valid - true for a known recipient status byte. */
 bool qfile_status_valid(int status);
 
-/* qfile_mark_rcpt - set one recipient's status durably (pwrite + fsync). */
+/*
+ * qfile_mark_rcpt - set one recipient's status durably (pwrite +
+ * fdatasync: the bytes are rewritten in place, so the file's size and
+ * blocks do not change and only its timestamps are left unsynced).
+ */
 int qfile_mark_rcpt(int fd, off_t status_offset, int status);
 
-/* qfile_mark_rcpts - set several recipients, then one fsync. */
+/* qfile_mark_rcpts - set several recipients, then one fdatasync. */
 int qfile_mark_rcpts(int fd, const off_t *offsets, size_t n, int status);
 
 /* qfile_set_expire - set or clear the forced-expire flag durably. */
@@ -222,6 +226,14 @@ int qfile_set_expire(int fd, off_t expire_offset, bool on);
  * message's defer/qid reason file if there is one.
  */
 int qfile_remove(spool *sp, enum spool_dir dir, const char *qid);
+
+/*
+ * qfile_remove_nosync - qfile_remove without the directory fsync, for a
+ * caller that syncs dir once for a batch of removals (spool_fsync_dir).
+ * Only for a file whose recipients are all marked done: a removal lost in
+ * a crash brings back a file with nothing left to deliver.
+ */
+int qfile_remove_nosync(spool *sp, enum spool_dir dir, const char *qid);
 
 /*
  * qfile_quarantine - move dir/qid to corrupt/ and log

@@ -124,6 +124,7 @@ static void ql_accept(qmgr *q, int listen_fd)
 /* ql_work - scans and dispatch before the loop waits. */
 static void ql_work(qmgr *q, time_t now)
 {
+    qm_sync_removals(q);
     if (now >= q->next_deferred_scan) {
         q->scan_deferred = true;
         q->next_deferred_scan = now + q->run_delay;
@@ -151,7 +152,10 @@ static bool ql_poll(qmgr *q, int listen_fd)
         p[n++] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN
                    | (c->sent < sb_len(&c->out) ? POLLOUT : 0))};
     }
-    if (poll(p, (nfds_t)n, QL_TICK_MS) < 0 && errno != EINTR)
+    /* a scan left work behind (batch limit): come straight back to it */
+    if (poll(p, (nfds_t)n, ((q->scan_incoming || q->scan_deferred)
+                            && qm_room(q)) ? 0 : QL_TICK_MS) < 0
+        && errno != EINTR)
         msg_fatal("poll: %m");
     now = time(NULL);
     for (size_t i = 0; i < n; i++) {
@@ -179,4 +183,5 @@ void qmgr_run(qmgr *q, int listen_fd, bool (*stop)(void *), void *stop_ctx)
             break;
     }
     qm_conn_close_all(q);
+    qm_sync_removals(q);
 }

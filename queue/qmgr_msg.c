@@ -240,14 +240,32 @@ static void qm_free(qmgr *q, qm_msg *m)
     free(m);
 }
 
-/* qm_finish - every recipient answered: remove or defer the message. */
+/*
+ * qm_sync_removals - one fsync of active/ for the removals since the last
+ * call (group commit; the loop calls it once per pass).
+ */
+void qm_sync_removals(qmgr *q)
+{
+    if (!q->active_unsynced)
+        return;
+    q->active_unsynced = false;
+    if (spool_fsync_dir(&q->sp, SPOOL_ACTIVE) < 0)
+        msg_warn("fsync %s/active: %m", q->sp.top);
+}
+
+/*
+ * qm_finish - every recipient answered: remove or defer the message. A
+ * message is removed only with all its recipients marked done (a mark that
+ * fails defers the recipient), so the unlink needs no fsync of its own.
+ */
 static void qm_finish(qmgr *q, qm_msg *m)
 {
     if (m->ndefer > 0) {
         qm_to_deferred(q, m);
-    } else if (qfile_remove(&q->sp, SPOOL_ACTIVE, m->qid) < 0) {
+    } else if (qfile_remove_nosync(&q->sp, SPOOL_ACTIVE, m->qid) < 0) {
         msg_warn("%s: remove queue file: %m", m->qid);
     } else {
+        q->active_unsynced = true;
         msg_info("%s: removed", m->qid);
     }
     qm_free(q, m);

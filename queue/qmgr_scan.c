@@ -21,19 +21,43 @@ bool qm_room(const qmgr *q)
         && q->nrcpts < (size_t)q->rcpt_limit;
 }
 
-/* qs_take - move the listed messages to active/ and load them; true if all. */
+/* qs_sync - one fsync of both directories for a batch of moves. */
+static void qs_sync(qmgr *q, enum spool_dir from, size_t moved)
+{
+    if (moved == 0)
+        return;
+    if (spool_fsync_dir(&q->sp, SPOOL_ACTIVE) < 0
+        || spool_fsync_dir(&q->sp, from) < 0)
+        msg_warn("%s: sync after moving to active: %m", q->sp.top);
+}
+
+/*
+ * qs_take - move the listed messages to active/ and load them; true if all.
+ * Group commit: the renames are made durable by one fsync of each
+ * directory at the end of the batch, before qm_dispatch hands any of them
+ * to an agent (a rename lost in a crash only leaves the file where it was,
+ * from where it is taken again). At most QMGR_SCAN_BATCH per call, so
+ * deliveries are dispatched while a backlog is still being taken in; the
+ * rest is taken by the next pass of the loop, which then does not wait.
+ */
 static bool qs_take(qmgr *q, enum spool_dir from, const spool_ids *names)
 {
+    size_t moved = 0;
+
     for (size_t i = 0; i < names->n; i++) {
-        if (!qm_room(q))
+        if (!qm_room(q) || moved == QMGR_SCAN_BATCH) {
+            qs_sync(q, from, moved);
             return false;
-        if (spool_move(&q->sp, names->v[i], from, SPOOL_ACTIVE) < 0) {
+        }
+        if (spool_move_nosync(&q->sp, names->v[i], from, SPOOL_ACTIVE) < 0) {
             if (errno != ENOENT)        /* gone: deleted meanwhile */
                 msg_warn("%s: move to active: %m", names->v[i]);
             continue;
         }
+        moved++;
         qm_load(q, names->v[i]);
     }
+    qs_sync(q, from, moved);
     return true;
 }
 

@@ -223,9 +223,9 @@ static int spool_rename(int fromfd, int tofd, const char *name)
     return unlinkat(fromfd, name, 0);
 }
 
-/* spool_move - durable move of one queue file. */
-int spool_move(spool *sp, const char *qid, enum spool_dir from,
-               enum spool_dir to)
+/* spool_move_nosync - move one queue file; the caller syncs the dirs. */
+int spool_move_nosync(spool *sp, const char *qid, enum spool_dir from,
+                      enum spool_dir to)
 {
     int fromfd, tofd;
 
@@ -235,9 +235,16 @@ int spool_move(spool *sp, const char *qid, enum spool_dir from,
     }
     if ((fromfd = spool_dirfd(sp, from)) < 0 || (tofd = spool_dirfd(sp, to)) < 0)
         return -1;
-    if (spool_rename(fromfd, tofd, qid) < 0)
+    return spool_rename(fromfd, tofd, qid);
+}
+
+/* spool_move - durable move of one queue file. */
+int spool_move(spool *sp, const char *qid, enum spool_dir from,
+               enum spool_dir to)
+{
+    if (spool_move_nosync(sp, qid, from, to) < 0)
         return -1;
-    if (fsync(tofd) < 0 || fsync(fromfd) < 0)
+    if (spool_fsync_dir(sp, to) < 0 || spool_fsync_dir(sp, from) < 0)
         return -1;
     return 0;
 }

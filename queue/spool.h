@@ -86,6 +86,15 @@ int spool_fsync_dir(spool *sp, enum spool_dir dir);
 int spool_move(spool *sp, const char *qid, enum spool_dir from,
                enum spool_dir to);
 
+/*
+ * spool_move_nosync - spool_move without the two directory fsyncs, for a
+ * caller that moves a batch and then syncs both directories once
+ * (spool_fsync_dir) before it acts on any of the moved files (group
+ * commit). -1 with errno; EINVAL for a bad ID.
+ */
+int spool_move_nosync(spool *sp, const char *qid, enum spool_dir from,
+                      enum spool_dir to);
+
 /* A sorted listing of the queue IDs in one directory. */
 typedef struct spool_ids {
     char **v;
