@@ -212,50 +212,68 @@ int tern_ctl_start_fg(int argc, char **argv)
     msg_fatal("execute %s: %m", sb_str(&prog));
 }
 
-/* tern_ctl_stop - SIGTERM, then wait for sessions to end and ternd to go. */
-int tern_ctl_stop(int argc, char **argv)
+/* How stop, reload and abort differ: one signal, words, and a wait. */
+enum ctl_wait { CTL_NO_WAIT, CTL_WAIT_SESSIONS, CTL_WAIT_GRACE };
+
+struct ctl_action {
+    int sig;
+    bool strict;                /* refuse a configuration with errors */
+    const char *doing;          /* "stopping" ... for the log line */
+    enum ctl_wait wait;
+};
+
+/* ctl_act - signal ternd, log it, and wait for it to go as asked. */
+static int ctl_act(int argc, char **argv, const struct ctl_action *a)
 {
     struct ctl ctl;
     pid_t pid;
+    long seconds;
     int rc = 0;
 
-    if (ctl_open(&ctl, argc, argv, false, &rc) < 0
-        || (rc = ctl_signal(&ctl, SIGTERM, &pid)) != 0)
+    if (ctl_open(&ctl, argc, argv, a->strict, &rc) < 0
+        || (rc = ctl_signal(&ctl, a->sig, &pid)) != 0)
         return ctl_done(&ctl, rc);
-    msg_info("stopping the mail system (pid %ld)", (long)pid);
-    if (ctl_wait_gone(&ctl, ctl.stop_timeout + CTL_STOP_GRACE_S) < 0) {
-        msg_warn("ternd pid %ld is still running", (long)pid);
+    msg_info("%s the mail system (pid %ld)", a->doing, (long)pid);
+    if (a->wait == CTL_NO_WAIT)
+        return ctl_done(&ctl, 0);
+    seconds = CTL_STOP_GRACE_S
+        + (a->wait == CTL_WAIT_SESSIONS ? ctl.stop_timeout : 0);
+    if (ctl_wait_gone(&ctl, seconds) < 0) {
+        if (a->wait == CTL_WAIT_SESSIONS)
+            msg_warn("ternd pid %ld is still running", (long)pid);
         return ctl_done(&ctl, 1);
     }
     return ctl_done(&ctl, 0);
 }
 
+/* tern_ctl_stop - SIGTERM, then wait for sessions to end and ternd to go. */
+int tern_ctl_stop(int argc, char **argv)
+{
+    static const struct ctl_action stop = {
+        SIGTERM, false, "stopping", CTL_WAIT_SESSIONS,
+    };
+
+    return ctl_act(argc, argv, &stop);
+}
+
 /* tern_ctl_reload - SIGHUP. */
 int tern_ctl_reload(int argc, char **argv)
 {
-    struct ctl ctl;
-    pid_t pid;
-    int rc = 0;
+    static const struct ctl_action reload = {
+        SIGHUP, true, "refreshing", CTL_NO_WAIT,
+    };
 
-    if (ctl_open(&ctl, argc, argv, true, &rc) < 0
-        || (rc = ctl_signal(&ctl, SIGHUP, &pid)) != 0)
-        return ctl_done(&ctl, rc);
-    msg_info("refreshing the mail system (pid %ld)", (long)pid);
-    return ctl_done(&ctl, 0);
+    return ctl_act(argc, argv, &reload);
 }
 
 /* tern_ctl_abort - SIGQUIT: everything stops now. */
 int tern_ctl_abort(int argc, char **argv)
 {
-    struct ctl ctl;
-    pid_t pid;
-    int rc = 0;
+    static const struct ctl_action abort_now = {
+        SIGQUIT, false, "aborting", CTL_WAIT_GRACE,
+    };
 
-    if (ctl_open(&ctl, argc, argv, false, &rc) < 0
-        || (rc = ctl_signal(&ctl, SIGQUIT, &pid)) != 0)
-        return ctl_done(&ctl, rc);
-    msg_info("aborting the mail system (pid %ld)", (long)pid);
-    return ctl_done(&ctl, ctl_wait_gone(&ctl, CTL_STOP_GRACE_S) < 0 ? 1 : 0);
+    return ctl_act(argc, argv, &abort_now);
 }
 
 /* tern_ctl_status - exit 0 "tern is running (pid N)" or 1 "... not running". */
