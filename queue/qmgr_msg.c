@@ -5,10 +5,15 @@
  * defer/<qid> and move it to deferred/ with its retry time as the file's
  * modification time (docs/qmgr.md).
  *
- * Owns the qm_msg structs of qmgr's active list. Durability: recipients
- * are marked with qfile_mark_rcpts (pwrite + fsync) before the message
- * leaves active/; when marking fails the recipients are treated as
- * deferred, so the file is kept and nothing is lost. A malformed file is
+ * Owns the qm_msg structs of qmgr's active list. Durability: while a
+ * message stays queued (a recipient deferred or still outstanding), the
+ * recipients that got a verdict are marked with qfile_mark_rcpts (pwrite +
+ * fdatasync) at once, so a later attempt never delivers them again; when
+ * marking fails they are treated as deferred, so the file is kept and
+ * nothing is lost. The last batch of a message that leaves nothing
+ * deferred is not marked: the unlink that follows records it, and a crash
+ * that loses the unlink only brings back recipients to deliver twice
+ * (DESIGN.md allows a duplicate, never a loss). A malformed file is
  * quarantined; an unreadable one is moved to deferred/ to be retried.
  */
 #include <errno.h>
@@ -125,7 +130,14 @@ static int qm_classify(qmgr *q, qm_msg *m, size_t i, const qm_outcome *o,
 
 static void qm_finish(qmgr *q, qm_msg *m);
 
-/* qm_apply - apply n outcomes for recipients idx[] of m. */
+/*
+ * qm_apply - apply n outcomes for recipients idx[] of m. The done marks
+ * are written (durably) only when the message stays queued: when this
+ * batch finishes it with nothing deferred, qm_finish unlinks it and the
+ * unlink is the record; a crash before the unlink is durable brings the
+ * file back unmarked and these recipients are delivered again (a
+ * duplicate, never a loss).
+ */
 void qm_apply(qmgr *q, qm_msg *m, const size_t *idx, const qm_outcome *out,
               size_t n)
 {
@@ -153,7 +165,10 @@ void qm_apply(qmgr *q, qm_msg *m, const size_t *idx, const qm_outcome *out,
         who[b][cnt[b]++] = i;
         m->st[i] = QM_DONE;
     }
-    for (int b = 0; b < 2; b++)
+    /* about to be removed: the unlink records the outcome (docs/qmgr.md) */
+    bool removing = m->outstanding == 0 && m->ndefer == 0;
+
+    for (int b = 0; b < 2 && !removing; b++)
         if (!qm_mark(q, m, off[b], cnt[b], status[b]))
             for (size_t k = 0; k < cnt[b]; k++)
                 qm_defer_rcpt(m, who[b][k], "cannot update queue file");
@@ -254,9 +269,10 @@ void qm_sync_removals(qmgr *q)
 }
 
 /*
- * qm_finish - every recipient answered: remove or defer the message. A
- * message is removed only with all its recipients marked done (a mark that
- * fails defers the recipient), so the unlink needs no fsync of its own.
+ * qm_finish - every recipient answered: remove or defer the message. The
+ * recipients of the last batch are not marked (qm_apply), so a removal
+ * lost in a crash means they are delivered again: a duplicate, never a
+ * loss; the unlink needs no fsync of its own.
  */
 static void qm_finish(qmgr *q, qm_msg *m)
 {

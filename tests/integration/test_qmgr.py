@@ -143,6 +143,34 @@ class TestQmgr(QmgrLab):
         self.lab.wait_log("to=<b@later.example>", count=2, timeout=15)
         self.assertEqual(self.lab.maillog().count("to=<a@discard.example>"), 1)
 
+    def test_deferred_file_keeps_done_marks(self):
+        """One recipient delivered, one deferred by smtp (dead port): the
+        file in deferred/ has the delivered one marked done (D) and the
+        deferred one pending, and the retry delivers only the pending one.
+        A message delivered in full leaves no file behind."""
+        if not os.path.exists(os.path.join(ternlab.BUILD, "libexec", "tern",
+                                           "smtp")):
+            self.skipTest("the smtp client is not built")
+        self.send("d@discard.example", "s@smtp.example")
+        self.lab.wait_log("to=<s@smtp.example>", timeout=30)
+        ternlab.wait_until(lambda: len(self.queue_files("deferred")) == 1,
+                           what="message in deferred/")
+        qid = self.queue_files("deferred")[0]
+        show = self.lab.tern("queue", "show", qid).stdout
+        self.assertIn("recipient: d@discard.example (status D", show)
+        self.assertIn("recipient: s@smtp.example (status P", show)
+        self.lab.wait_log(qid + ": from=<", count=2, timeout=15)
+        self.lab.wait_log("to=<s@smtp.example>", count=2, timeout=30)
+        self.assertEqual(self.lab.maillog().count("to=<d@discard.example>"), 1)
+        # Delivered in full: removed, nothing left in any queue or defer/.
+        self.send("e@discard.example", "f@discard.example")
+        self.lab.wait_log("to=<f@discard.example>")
+        done = self.qids(r"to=<f@discard\.example>")[0]
+        self.lab.wait_log(done + ": removed")
+        self.assertNotIn(done, self.queue_files())
+        self.assertFalse(os.path.exists(
+            os.path.join(self.lab.spool, "defer", done)))
+
     def test_kill_qmgr_loses_nothing(self):
         """kill -9 of qmgr while it works: after a restart every message is
         delivered (at least once per recipient) and removed; none is lost."""
