@@ -6,7 +6,8 @@
  *
  * The loop wakes at least once a second, so a stop request, a due
  * deferred scan, a dead destination's revival and guard timeouts are
- * noticed without timers of their own. Owns the context; the
+ * noticed without timers of their own; the lazy directory sync
+ * (qm_sync_dirs) runs at the end of a pass. Owns the context; the
  * configuration is the caller's. Nothing here exits.
  */
 #include <errno.h>
@@ -121,10 +122,9 @@ static void ql_accept(qmgr *q, int listen_fd)
         msg_warn("close wake-up: %m");
 }
 
-/* ql_work - scans and dispatch before the loop waits. */
+/* ql_work - scans, dispatch and the lazy sync before the loop waits. */
 static void ql_work(qmgr *q, time_t now)
 {
-    qm_sync_removals(q);
     if (now >= q->next_deferred_scan) {
         q->scan_deferred = true;
         q->next_deferred_scan = now + q->run_delay;
@@ -134,6 +134,7 @@ static void ql_work(qmgr *q, time_t now)
     if (q->scan_deferred && qm_room(q))
         qm_scan_deferred(q, now);
     qm_dispatch(q, now);
+    qm_sync_dirs(q, false);
 }
 
 /* ql_poll - wait for events and handle them; false when the listener died. */
@@ -183,5 +184,5 @@ void qmgr_run(qmgr *q, int listen_fd, bool (*stop)(void *), void *stop_ctx)
             break;
     }
     qm_conn_close_all(q);
-    qm_sync_removals(q);
+    qm_sync_dirs(q, true);
 }

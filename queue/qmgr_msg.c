@@ -13,7 +13,10 @@
  * nothing is lost. The last batch of a message that leaves nothing
  * deferred is not marked: the unlink that follows records it, and a crash
  * that loses the unlink only brings back recipients to deliver twice
- * (DESIGN.md allows a duplicate, never a loss). A malformed file is
+ * (DESIGN.md allows a duplicate, never a loss). Removals and moves to
+ * deferred/ are not synced before qmgr goes on: qm_sync_dirs syncs the
+ * directories lazily, at most once a second, which bounds how much mail
+ * a power loss can bring back to be delivered again. A malformed file is
  * quarantined; an unreadable one is moved to deferred/ to be retried.
  */
 #include <errno.h>
@@ -219,7 +222,12 @@ static int qm_write_reasons(qmgr *q, const qm_msg *m)
     return rc;
 }
 
-/* qm_to_deferred - reasons, retry time as mtime, move to deferred/. */
+/*
+ * qm_to_deferred - reasons, retry time as mtime, move to deferred/. The
+ * move is synced lazily: the marks of the recipients done so far are
+ * durable already, so a move (or mtime) lost in a crash only makes the
+ * next attempt come sooner (from incoming/, after the restart's recovery).
+ */
 static void qm_to_deferred(qmgr *q, const qm_msg *m)
 {
     time_t now = time(NULL);
@@ -232,8 +240,10 @@ static void qm_to_deferred(qmgr *q, const qm_msg *m)
         msg_warn("%s: cannot write defer reasons: %m", m->qid);
     if (afd < 0 || utimensat(afd, m->qid, ts, AT_SYMLINK_NOFOLLOW) < 0)
         msg_warn("%s: cannot set retry time: %m", m->qid);
-    if (spool_move(&q->sp, m->qid, SPOOL_ACTIVE, SPOOL_DEFERRED) < 0)
+    if (spool_move_nosync(&q->sp, m->qid, SPOOL_ACTIVE, SPOOL_DEFERRED) < 0)
         msg_warn("%s: move to deferred: %m", m->qid);
+    else
+        q->unsynced |= 1u << SPOOL_ACTIVE | 1u << SPOOL_DEFERRED;
 }
 
 /* qm_free - unlink m from the active list and free it. */
@@ -255,17 +265,37 @@ static void qm_free(qmgr *q, qm_msg *m)
     free(m);
 }
 
-/*
- * qm_sync_removals - one fsync of active/ for the removals since the last
- * call (group commit; the loop calls it once per pass).
- */
-void qm_sync_removals(qmgr *q)
+/* qm_now_ms - monotonic milliseconds. */
+static long long qm_now_ms(void)
 {
-    if (!q->active_unsynced)
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+        msg_fatal("clock_gettime: %m");
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * qm_sync_dirs - the lazy sync: fsync the directories whose entries
+ * changed (moves and removals) at most once per QMGR_SYNC_MS, or now when
+ * forced (qmgr stops). Nothing waits for it: it only bounds how much
+ * could be delivered twice after a power loss (docs/qmgr.md).
+ */
+void qm_sync_dirs(qmgr *q, bool force)
+{
+    long long now;
+
+    if (q->unsynced == 0)
         return;
-    q->active_unsynced = false;
-    if (spool_fsync_dir(&q->sp, SPOOL_ACTIVE) < 0)
-        msg_warn("fsync %s/active: %m", q->sp.top);
+    now = qm_now_ms();
+    if (!force && now - q->synced_ms < QMGR_SYNC_MS)
+        return;
+    for (int d = 0; d < SPOOL_NDIRS; d++)
+        if ((q->unsynced & (1u << d))
+            && spool_fsync_dir(&q->sp, (enum spool_dir)d) < 0)
+            msg_warn("fsync %s/%s: %m", q->sp.top, spool_name(d));
+    q->unsynced = 0;
+    q->synced_ms = now;
 }
 
 /*
@@ -281,7 +311,7 @@ static void qm_finish(qmgr *q, qm_msg *m)
     } else if (qfile_remove_nosync(&q->sp, SPOOL_ACTIVE, m->qid) < 0) {
         msg_warn("%s: remove queue file: %m", m->qid);
     } else {
-        q->active_unsynced = true;
+        q->unsynced |= 1u << SPOOL_ACTIVE;
         msg_info("%s: removed", m->qid);
     }
     qm_free(q, m);

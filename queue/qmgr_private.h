@@ -71,7 +71,8 @@ struct qmgr {
     long min_backoff, max_backoff, run_delay;
     long active_limit, rcpt_limit, bounce_lifetime;
     bool scan_incoming, scan_deferred, flush;
-    bool active_unsynced;       /* removals from active/ not yet synced */
+    unsigned unsynced;          /* bit per spool_dir: entries not synced */
+    long long synced_ms;        /* monotonic time of the last lazy sync */
     time_t next_deferred_scan;
     time_t pause_until;         /* an agent's backlog was full */
     strbuf path;                /* scratch */
@@ -80,11 +81,14 @@ struct qmgr {
 /* Delivery timeout guard: agents enforce their own, shorter timeouts. */
 #define QMGR_DELIVERY_TIMEOUT 3600
 
-/* Messages one scan pass moves to active/ (one directory sync each pass). */
+/* Messages one scan pass moves to active/ before dispatching. */
 #define QMGR_SCAN_BATCH 64
 
+/* Lazy directory sync: at most once per this many milliseconds. */
+#define QMGR_SYNC_MS 1000
+
 /* qmgr_msg.c */
-void qm_sync_removals(qmgr *q);
+void qm_sync_dirs(qmgr *q, bool force);
 void qm_load(qmgr *q, const char *qid);
 void qm_apply(qmgr *q, qm_msg *m, const size_t *idx, const qm_outcome *out,
               size_t n);

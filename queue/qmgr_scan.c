@@ -2,10 +2,10 @@
  * qmgr_scan - the queue scans: crash recovery (active/ back to incoming/),
  * incoming/ on wake-up, and deferred/ every queue_run_delay for messages
  * whose retry time (the file's modification time) has come, or all of
- * them on a flush. Messages move to active/ with spool_move only while the
- * active-queue limits leave room; what does not fit waits for the next
- * scan. Owns nothing; a directory that cannot be read is logged and
- * scanned again later.
+ * them on a flush. Messages move to active/ (a rename, synced lazily by
+ * qm_sync_dirs: see qs_take) only while the active-queue limits leave
+ * room; what does not fit waits for the next scan. Owns nothing; a
+ * directory that cannot be read is logged and scanned again later.
  */
 #include <errno.h>
 
@@ -21,22 +21,13 @@ bool qm_room(const qmgr *q)
         && q->nrcpts < (size_t)q->rcpt_limit;
 }
 
-/* qs_sync - one fsync of both directories for a batch of moves. */
-static void qs_sync(qmgr *q, enum spool_dir from, size_t moved)
-{
-    if (moved == 0)
-        return;
-    if (spool_fsync_dir(&q->sp, SPOOL_ACTIVE) < 0
-        || spool_fsync_dir(&q->sp, from) < 0)
-        msg_warn("%s: sync after moving to active: %m", q->sp.top);
-}
-
 /*
  * qs_take - move the listed messages to active/ and load them; true if all.
- * Group commit: the renames are made durable by one fsync of each
- * directory at the end of the batch, before qm_dispatch hands any of them
- * to an agent (a rename lost in a crash only leaves the file where it was,
- * from where it is taken again). At most QMGR_SCAN_BATCH per call, so
+ * The renames are not synced before dispatch: the file's content is
+ * already durable and a rename leaves it under one of its two names, so a
+ * rename lost in a crash only leaves the file where it was, from where it
+ * is taken (and its unmarked recipients delivered) again. qm_sync_dirs
+ * syncs both directories lazily. At most QMGR_SCAN_BATCH per call, so
  * deliveries are dispatched while a backlog is still being taken in; the
  * rest is taken by the next pass of the loop, which then does not wait.
  */
@@ -45,19 +36,17 @@ static bool qs_take(qmgr *q, enum spool_dir from, const spool_ids *names)
     size_t moved = 0;
 
     for (size_t i = 0; i < names->n; i++) {
-        if (!qm_room(q) || moved == QMGR_SCAN_BATCH) {
-            qs_sync(q, from, moved);
+        if (!qm_room(q) || moved == QMGR_SCAN_BATCH)
             return false;
-        }
         if (spool_move_nosync(&q->sp, names->v[i], from, SPOOL_ACTIVE) < 0) {
             if (errno != ENOENT)        /* gone: deleted meanwhile */
                 msg_warn("%s: move to active: %m", names->v[i]);
             continue;
         }
+        q->unsynced |= 1u << SPOOL_ACTIVE | 1u << from;
         moved++;
         qm_load(q, names->v[i]);
     }
-    qs_sync(q, from, moved);
     return true;
 }
 
