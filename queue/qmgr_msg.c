@@ -299,6 +299,22 @@ void qm_sync_dirs(qmgr *q, bool force)
 }
 
 /*
+ * qm_remove - unlink active/qid, and defer/qid only when the message came
+ * from deferred/ (a fresh one has none: no failed unlink per message; a
+ * stale one is swept at start, qmgr_recover).
+ */
+static int qm_remove(qmgr *q, const qm_msg *m)
+{
+    int afd;
+
+    if (m->reasons)
+        return qfile_remove_nosync(&q->sp, SPOOL_ACTIVE, m->qid);
+    if ((afd = spool_dirfd(&q->sp, SPOOL_ACTIVE)) < 0)
+        return -1;
+    return unlinkat(afd, m->qid, 0);
+}
+
+/*
  * qm_finish - every recipient answered: remove or defer the message. The
  * recipients of the last batch are not marked (qm_apply), so a removal
  * lost in a crash means they are delivered again: a duplicate, never a
@@ -308,7 +324,7 @@ static void qm_finish(qmgr *q, qm_msg *m)
 {
     if (m->ndefer > 0) {
         qm_to_deferred(q, m);
-    } else if (qfile_remove_nosync(&q->sp, SPOOL_ACTIVE, m->qid) < 0) {
+    } else if (qm_remove(q, m) < 0) {
         msg_warn("%s: remove queue file: %m", m->qid);
     } else {
         q->unsynced |= 1u << SPOOL_ACTIVE;
@@ -373,8 +389,8 @@ static void qm_route(qmgr *q, qm_msg *m, size_t i, strbuf *tr, strbuf *hop,
     qm_apply(q, m, &i, &o, 1);
 }
 
-/* qm_load - take active/qid into qmgr: log, route, queue recipients. */
-void qm_load(qmgr *q, const char *qid)
+/* qm_load - take active/qid (moved from `from`): log, route, queue. */
+void qm_load(qmgr *q, const char *qid, enum spool_dir from)
 {
     qfile_msg *qf = qm_read(q, qid);
     qm_msg *m;
@@ -386,6 +402,7 @@ void qm_load(qmgr *q, const char *qid)
     if (fmt_fixed(m->qid, sizeof(m->qid), "%s", qid) < 0)
         msg_panic("qm_load: queue ID %s too long", qid);
     m->qf = qf;
+    m->reasons = from != SPOOL_INCOMING;
     if (gettimeofday(&m->active_time, NULL) < 0)
         msg_fatal("gettimeofday: %m");
     m->st = xcalloc(qf->nrcpt, 1);

@@ -34,6 +34,7 @@ typedef struct qm_msg {
     char **reason;              /* deferral reason per recipient */
     size_t outstanding;         /* QM_QUEUED recipients */
     size_t ndefer;
+    bool reasons;               /* may have defer/<qid>: came from deferred/ */
     struct qm_msg *prev, *next;
 } qm_msg;
 
@@ -45,7 +46,11 @@ typedef struct qm_conn {
     strbuf out;                 /* encoded request */
     size_t sent;
     strbuf in;                  /* replies read so far */
-    time_t deadline;
+    time_t deadline;            /* in use: guard; pooled: idle until */
+    char *transport;            /* the agent's service, for the pool */
+    char *nexthop;              /* of its last request (agent's cache) */
+    bool pooled;                /* idle, waiting for a next job */
+    bool reused;                /* this request went on a pooled one */
     struct qm_conn *next;
 } qm_conn;
 
@@ -67,7 +72,8 @@ struct qmgr {
     qm_msg *msgs;
     size_t nmsgs, nrcpts;
     qm_conn *conns;
-    size_t nconns;
+    size_t nconns;              /* in use and pooled */
+    size_t npooled;             /* idle agent connections kept for reuse */
     long min_backoff, max_backoff, run_delay;
     long active_limit, rcpt_limit, bounce_lifetime;
     bool scan_incoming, scan_deferred, flush;
@@ -81,6 +87,9 @@ struct qmgr {
 /* Delivery timeout guard: agents enforce their own, shorter timeouts. */
 #define QMGR_DELIVERY_TIMEOUT 3600
 
+/* Idle agent connections are closed after this (agents wait DLV_IDLE_MS). */
+#define QMGR_POOL_IDLE 5
+
 /* Messages one scan pass moves to active/ before dispatching. */
 #define QMGR_SCAN_BATCH 64
 
@@ -89,7 +98,7 @@ struct qmgr {
 
 /* qmgr_msg.c */
 void qm_sync_dirs(qmgr *q, bool force);
-void qm_load(qmgr *q, const char *qid);
+void qm_load(qmgr *q, const char *qid, enum spool_dir from);
 void qm_apply(qmgr *q, qm_msg *m, const size_t *idx, const qm_outcome *out,
               size_t n);
 void qm_log(const qm_msg *m, size_t i, const char *dsn, const char *status,

@@ -8,6 +8,9 @@
  * directory that cannot be read is logged and scanned again later.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/msg.h"
 #include "queue/qmgr_private.h"
@@ -45,12 +48,56 @@ static bool qs_take(qmgr *q, enum spool_dir from, const spool_ids *names)
         }
         q->unsynced |= 1u << SPOOL_ACTIVE | 1u << from;
         moved++;
-        qm_load(q, names->v[i]);
+        qm_load(q, names->v[i], from);
     }
     return true;
 }
 
-/* qmgr_recover - active/ back to incoming/ after a stop or crash. */
+/* qs_queued - qid is in some queue directory (or cannot be told). */
+static bool qs_queued(qmgr *q, const char *qid)
+{
+    static const enum spool_dir queues[] = {
+        SPOOL_MAILDROP, SPOOL_INCOMING, SPOOL_ACTIVE, SPOOL_DEFERRED,
+        SPOOL_HOLD, SPOOL_CORRUPT,
+    };
+    struct stat st;
+
+    for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+        int fd = spool_dirfd(&q->sp, queues[i]);
+
+        if (fd < 0 || fstatat(fd, qid, &st, AT_SYMLINK_NOFOLLOW) == 0
+            || errno != ENOENT)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * qs_sweep_reasons - remove defer/ reason files of messages in no queue.
+ * A message taken from incoming/ is removed without looking for its
+ * reason file (qm_finish), so one left by an earlier deferral (a message
+ * requeued, or recovered from active/) is removed here, at start.
+ */
+static void qs_sweep_reasons(qmgr *q)
+{
+    int dfd = spool_dirfd(&q->sp, SPOOL_DEFER);
+    spool_ids names;
+
+    if (dfd < 0 || spool_list(&q->sp, SPOOL_DEFER, 0, &names) < 0) {
+        msg_warn("cannot read %s/defer: %m", q->sp.top);
+        return;
+    }
+    for (size_t i = 0; i < names.n; i++)
+        if (!qs_queued(q, names.v[i]) && unlinkat(dfd, names.v[i], 0) < 0
+            && errno != ENOENT)
+            msg_warn("remove %s/defer/%s: %m", q->sp.top, names.v[i]);
+    spool_ids_free(&names);
+}
+
+/*
+ * qmgr_recover - active/ back to incoming/ after a stop or crash, then
+ * drop reason files left without a message.
+ */
 int qmgr_recover(qmgr *q)
 {
     spool_ids names;
@@ -67,6 +114,7 @@ int qmgr_recover(qmgr *q)
             msg_warn("%s: move back to incoming: %m", names.v[i]);
     }
     spool_ids_free(&names);
+    qs_sweep_reasons(q);
     return moved;
 }
 

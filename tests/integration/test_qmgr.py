@@ -171,6 +171,29 @@ class TestQmgr(QmgrLab):
         self.assertFalse(os.path.exists(
             os.path.join(self.lab.spool, "defer", done)))
 
+    def test_stale_reason_file_swept_at_start(self):
+        """A defer/ reason file whose message is in no queue (left by a
+        requeued message) is removed when qmgr starts; one whose message
+        is deferred is kept."""
+        self.send("k@later.example")
+        self.lab.wait_log("status=deferred")
+        ternlab.wait_until(lambda: len(self.queue_files("deferred")) == 1,
+                           what="message in deferred/")
+        kept = self.queue_files("deferred")[0]
+        self.send("g@discard.example")
+        self.lab.wait_log(": removed")
+        gone = self.qids(r"removed")[0]
+        self.lab.stop_tern()
+        stale = os.path.join(self.lab.spool, "defer", gone)
+        with open(stale, "w") as f:
+            f.write("g@discard.example\told reason\n")
+        self.assertIsNotNone(self.lab.start_tern())
+        self.assertEqual(self.lab.tern("queue", "flush").returncode, 0)
+        ternlab.wait_until(lambda: not os.path.exists(stale),
+                           what="stale defer/ file removed")
+        self.assertTrue(os.path.exists(
+            os.path.join(self.lab.spool, "defer", kept)))
+
     def test_kill_qmgr_loses_nothing(self):
         """kill -9 of qmgr while it works: after a restart every message is
         delivered (at least once per recipient) and removed; none is lost."""
