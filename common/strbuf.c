@@ -112,14 +112,6 @@ int sb_puts(strbuf *sb, const char *s)
     return sb_append(sb, s, strlen(s));
 }
 
-/* sb_putc - append one byte. */
-int sb_putc(strbuf *sb, int c)
-{
-    char ch = (char)c;
-
-    return sb_append(sb, &ch, 1);
-}
-
 /* sb_set - replace the contents. */
 int sb_set(strbuf *sb, const char *s)
 {

@@ -39,7 +39,24 @@ void sb_truncate(strbuf *sb, size_t len);
 /* Appends: 0 on success, -1 (and no change) when max would be passed. */
 int sb_append(strbuf *sb, const void *data, size_t n);
 int sb_puts(strbuf *sb, const char *s);
-int sb_putc(strbuf *sb, int c);
+
+/*
+ * sb_putc - append one byte. Inline because body paths call it per byte:
+ * with room below both cap and max it is a store; otherwise sb_append
+ * decides (growth, or -1 at max), so the semantics are sb_append's.
+ */
+static inline int sb_putc(strbuf *sb, int c)
+{
+    char ch = (char)c;
+
+    if (sb->cap - sb->len > 1 && sb->len < sb->max) {
+        sb->data[sb->len++] = ch;
+        sb->data[sb->len] = '\0';
+        return 0;
+    }
+    return sb_append(sb, &ch, 1);
+}
+
 int sb_printf(strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int sb_vprintf(strbuf *sb, const char *fmt, va_list ap)

@@ -42,6 +42,51 @@ static void test_growth_and_nul_bytes(void **state)
     sb_free(sb);
 }
 
+/*
+ * sb_putc's inline fast path: byte by byte it must behave as sb_append of
+ * one byte at every bound - max below, at and above the allocation, a
+ * released buffer, NUL and 8-bit bytes - and stay NUL-terminated.
+ */
+static void test_putc_matches_append(void **state)
+{
+    static const size_t maxes[] = {0, 1, 62, 63, 64, 65, 127, 128, 1000};
+
+    (void)state;
+    for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++) {
+        strbuf a, b;
+
+        sb_init(&a, maxes[m]);
+        sb_init(&b, maxes[m]);
+        for (int i = 0; i < 1100; i++) {
+            char c = (char)(i % 3 == 0 ? '\0' : i % 3 == 1 ? 'x' : 0xe9);
+
+            assert_int_equal(sb_putc(&a, c), sb_append(&b, &c, 1));
+            assert_int_equal(sb_len(&a), sb_len(&b));
+            assert_int_equal(sb_str(&a)[sb_len(&a)], '\0');
+        }
+        assert_int_equal(sb_len(&a), maxes[m]);
+        assert_memory_equal(sb_str(&a), sb_str(&b), sb_len(&b));
+        sb_release(&a);
+        sb_release(&b);
+    }
+}
+
+/* After sb_release the struct may be used again once sb_init'ed. */
+static void test_putc_after_release(void **state)
+{
+    strbuf sb;
+
+    (void)state;
+    sb_init(&sb, 4);
+    sb_release(&sb);
+    sb_init(&sb, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sb_putc(&sb, 'a' + i), 0);
+    assert_int_equal(sb_putc(&sb, 'e'), -1);
+    assert_string_equal(sb_str(&sb), "abcd");
+    sb_release(&sb);
+}
+
 static void test_trim_lower_truncate_set(void **state)
 {
     strbuf sb;
@@ -145,6 +190,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_bound),
         cmocka_unit_test(test_growth_and_nul_bytes),
+        cmocka_unit_test(test_putc_matches_append),
+        cmocka_unit_test(test_putc_after_release),
         cmocka_unit_test(test_trim_lower_truncate_set),
         cmocka_unit_test(test_fmt_fixed),
         cmocka_unit_test(test_size_checks),
