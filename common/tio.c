@@ -325,18 +325,28 @@ static enum tio_status tio_fill(tio *t, int64_t deadline)
     }
 }
 
-/* tio_line_run - length of plain bytes at p (no CR/LF), noting NUL/8-bit. */
+/*
+ * tio_line_run - length of plain bytes at p (no CR/LF), noting NUL/8-bit.
+ * memchr finds the line end; the flag scans stop once a flag is set.
+ */
 static size_t tio_line_run(const unsigned char *p, size_t n, unsigned *flags)
 {
-    size_t i;
+    const unsigned char *hit;
+    unsigned char high = 0;
 
-    for (i = 0; i < n && p[i] != '\r' && p[i] != '\n'; i++) {
-        if (p[i] == '\0')
-            *flags |= TIO_LINE_NUL;
-        else if (p[i] >= 0x80)
+    if ((hit = memchr(p, '\r', n)) != NULL)
+        n = (size_t)(hit - p);
+    if ((hit = memchr(p, '\n', n)) != NULL)
+        n = (size_t)(hit - p);
+    if (!(*flags & TIO_LINE_NUL) && memchr(p, '\0', n) != NULL)
+        *flags |= TIO_LINE_NUL;
+    if (!(*flags & TIO_LINE_8BIT)) {
+        for (size_t i = 0; i < n; i++)
+            high |= p[i];
+        if (high & 0x80)
             *flags |= TIO_LINE_8BIT;
     }
-    return i;
+    return n;
 }
 
 /* Per-call state of tio_getline. */

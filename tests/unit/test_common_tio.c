@@ -579,6 +579,167 @@ static void test_strstatus(void **state)
     assert_string_equal(tio_strstatus(5), "unknown status");
 }
 
+/*
+ * Split invariance of tio_getline: random streams (long lines, CRLF and
+ * bare endings, CR at a piece limit, NUL and 8-bit bytes) arrive through a
+ * transport that hands out 1 byte, random amounts or 8 KiB per read; at
+ * smtpd's piece size (2048) and a tiny one, every split must give the same
+ * pieces, the pieces with their endings must rebuild the stream, and a
+ * complete line's flags must say exactly what is in it.
+ */
+struct mem_src {
+    const char *data;
+    size_t len, pos, chunk;     /* chunk 0: random sizes */
+    unsigned seed;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t len)
+{
+    struct mem_src *m = ctx;
+    size_t n = m->chunk ? m->chunk : 1 + (size_t)rand_r(&m->seed) % 600;
+
+    if (n > len)
+        n = len;
+    if (n > m->len - m->pos)
+        n = m->len - m->pos;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (ssize_t)n;
+}
+
+static ssize_t mem_write(void *ctx, const void *buf, size_t len)
+{
+    (void)ctx;
+    (void)buf;
+    return (ssize_t)len;
+}
+
+/* line_flags - what a complete line's flags must report about it. */
+static unsigned line_flags(const strbuf *sb)
+{
+    unsigned f = 0;
+
+    for (size_t i = 0; i < sb_len(sb); i++) {
+        unsigned char c = (unsigned char)sb_str(sb)[i];
+
+        f |= c == '\r' ? TIO_LINE_BARE_CR : c == '\0' ? TIO_LINE_NUL
+            : c >= 0x80 ? TIO_LINE_8BIT : 0;
+    }
+    return f;
+}
+
+/* transcript - read all lines; record status, flags and bytes of each. */
+static void transcript(const strbuf *in, size_t chunk, size_t max,
+                       strbuf *log, strbuf *rebuilt)
+{
+    struct mem_src m = { sb_str(in), sb_len(in), 0, chunk, 99 };
+    tio_ops ops = { mem_read, mem_write, &m };
+    int st = TIO_OK, sv[2];
+    unsigned flags;
+    strbuf sb;
+    tio *t;
+
+    pair(sv);
+    t = tio_open(sv[1], LONG_WAIT_MS);
+    tio_set_ops(t, &ops);
+    sb_init(&sb, max);
+    for (int guard = 0; st != TIO_EOF && guard < 100000; guard++) {
+        st = tio_getline(t, &sb, max, &flags);
+        assert_true(st == TIO_OK || st == TIO_TOOLONG || st == TIO_EOF);
+        if (st == TIO_OK)
+            assert_int_equal(flags & ~(unsigned)(CRLF | LF), line_flags(&sb));
+        if (st == TIO_TOOLONG)
+            flags = 0;          /* may include bytes past the piece */
+        assert_int_equal(sb_printf(log, "%d %u %zu:", st, flags, sb_len(&sb)),
+                         0);
+        assert_int_equal(sb_append(log, sb_str(&sb), sb_len(&sb)), 0);
+        assert_int_equal(sb_append(rebuilt, sb_str(&sb), sb_len(&sb)), 0);
+        if (st == TIO_OK)
+            assert_int_equal(sb_puts(rebuilt, flags & CRLF ? "\r\n" : "\n"),
+                             0);
+    }
+    sb_release(&sb);
+    tio_free(t);
+    assert_int_equal(close(sv[0]), 0);
+    assert_int_equal(close(sv[1]), 0);
+}
+
+/* gen_stream - random lines; always ends in CRLF (see the held-CR case). */
+static void gen_stream(unsigned *seed, size_t max, strbuf *m)
+{
+    static const char *const tokens[] = {
+        "\r\n", "\r\n", "\n", "\r", "\r\r\n", "x", "MAIL FROM:<a@b>",
+        "\xc3\xa9", "\xff",
+    };
+    size_t ntok = 1 + (size_t)rand_r(seed) % 40;
+
+    sb_reset(m);
+    for (size_t k = 0; k < ntok; k++) {
+        int r = rand_r(seed) % 100;
+
+        if (r < 30)
+            assert_int_equal(sb_puts(m, "a plain line\r\n"), 0);
+        else if (r < 40) {      /* around the piece limit, then a CR */
+            size_t n = max - 2 + (size_t)rand_r(seed) % 5;
+
+            for (size_t j = 0; j < n; j++)
+                assert_int_equal(sb_putc(m, 'a' + (int)(j % 26)), 0);
+            assert_int_equal(sb_puts(m, rand_r(seed) % 2 ? "\r" : "\r\n"),
+                             0);
+        } else if (r < 45) {
+            size_t n = (size_t)rand_r(seed) % (3 * max);
+
+            for (size_t j = 0; j < n; j++)
+                assert_int_equal(sb_putc(m, 'A' + (int)(j % 26)), 0);
+        } else if (r < 48)
+            assert_int_equal(sb_putc(m, '\0'), 0);
+        else
+            assert_int_equal(sb_puts(m, tokens[(size_t)rand_r(seed)
+                                               % (sizeof(tokens)
+                                                  / sizeof(tokens[0]))]), 0);
+    }
+    assert_int_equal(sb_puts(m, "\r\n"), 0);
+}
+
+static void test_getline_splits(void **state)
+{
+    static const size_t maxes[] = {2048, 7};
+    static const size_t chunks[] = {8192, 1, 0};
+    unsigned seed = 2024;
+    strbuf in, ref, ref_rebuilt, log, rebuilt;
+
+    (void)state;
+    sb_init(&in, SB_NOLIMIT);
+    sb_init(&ref, SB_NOLIMIT);
+    sb_init(&ref_rebuilt, SB_NOLIMIT);
+    sb_init(&log, SB_NOLIMIT);
+    sb_init(&rebuilt, SB_NOLIMIT);
+    for (int round = 0; round < 150; round++) {
+        for (size_t x = 0; x < sizeof(maxes) / sizeof(maxes[0]); x++) {
+            gen_stream(&seed, maxes[x], &in);
+            for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+                strbuf *l = c == 0 ? &ref : &log;
+                strbuf *r = c == 0 ? &ref_rebuilt : &rebuilt;
+
+                sb_reset(l);
+                sb_reset(r);
+                transcript(&in, chunks[c], maxes[x], l, r);
+                assert_int_equal(sb_len(r), sb_len(&in));
+                assert_memory_equal(sb_str(r), sb_str(&in), sb_len(&in));
+                if (c == 0)
+                    continue;
+                assert_int_equal(sb_len(&log), sb_len(&ref));
+                assert_memory_equal(sb_str(&log), sb_str(&ref), sb_len(&ref));
+            }
+        }
+    }
+    sb_release(&in);
+    sb_release(&ref);
+    sb_release(&ref_rebuilt);
+    sb_release(&log);
+    sb_release(&rebuilt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_pipe),
         cmocka_unit_test(test_ops_vtable),
         cmocka_unit_test(test_strstatus),
+        cmocka_unit_test(test_getline_splits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
