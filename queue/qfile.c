@@ -345,7 +345,7 @@ int qfile_write_content(qfile_writer *w, const void *buf, size_t len)
     return 0;
 }
 
-/* qfile_finish - content length, END record, flush and fsync. */
+/* qfile_finish - content length, END record, flush; no fsync yet. */
 static int qfile_finish(qfile_writer *w)
 {
     unsigned char be[4];
@@ -365,8 +365,6 @@ static int qfile_finish(qfile_writer *w)
     qfile_put_be32(be, (uint32_t)w->content_size);
     if (pwrite(w->fd, be, sizeof(be), w->content_len_off) != sizeof(be))
         return qfile_fail(w, "write %s: %s", w->tmpname, strerror(errno));
-    if (fsync(w->fd) < 0)
-        return qfile_fail(w, "fsync %s: %s", w->tmpname, strerror(errno));
     return 0;
 }
 
@@ -402,10 +400,22 @@ static int qfile_name(qfile_writer *w, int dirfd, int tofd, bool same,
 }
 
 /*
- * qfile_commit_into - write END, fsync, then one no-replace rename names
- * the file in directory `to`, whose fsync makes it durable: the file is
- * never visible anywhere else. The old directory's fsync only settles the
- * temporary name's removal (a stale temporary is purged later).
+ * qfile_commit_into - write END, name the file in directory `to` (one
+ * no-replace rename), then fsync the file and that directory; only then
+ * is it committed. Naming before the syncs lets one device flush cover
+ * both: the file's fsync also writes the directory block holding its new
+ * name, so the directory fsync that follows has nothing left to write
+ * (and on a journaled file system one journal commit carries both).
+ * Durability is unchanged: 0 is returned only after the content and the
+ * name are both synced. What is new is a short window in which a complete
+ * but not yet synced file is visible under its queue ID: qmgr may take
+ * and deliver it before the syncs end; if a sync then fails, the name is
+ * removed (when still there) and the caller answers 4xx - the client
+ * retries, so the worst case is a duplicate, never a loss. After a crash
+ * inside the window the name is absent, or names a complete file, or a
+ * short one, which the reader rejects (no END) and quarantines: it never
+ * got its 250 (docs/queue.md, "Commit order"). The old directory's fsync only settles the temporary
+ * name's removal (a stale temporary is purged later).
  */
 int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
                       char *qid, size_t qid_size)
@@ -424,10 +434,11 @@ int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
         qfile_abort(w);
         return -1;
     }
-    if (fsync(tofd) < 0) {
-        /* The file is named but not known durable: take it back. */
-        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(to));
-        (void)unlinkat(tofd, qid, 0);
+    if (fsync(w->fd) < 0 || fsync(tofd) < 0) {
+        /* Named but not known durable: take the name back, answer 4xx. */
+        msg_warn("fsync %s/%s/%s: %m", w->sp->top, spool_name(to), qid);
+        if (unlinkat(tofd, qid, 0) < 0 && errno != ENOENT)
+            msg_warn("remove %s/%s/%s: %m", w->sp->top, spool_name(to), qid);
         qfile_free(w);
         return -1;
     }

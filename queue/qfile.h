@@ -5,8 +5,8 @@
  * Only queue/ writes queue files, through this API, shared by smtpd,
  * pickup, sendmail/postdrop and bounce. A writer owns a temporary file in
  * incoming/ or maildrop/ and streams the content in bounded memory;
- * qfile_commit makes it durable and names it by its queue ID (file fsync,
- * no-replace rename, directory fsync) - only then may the caller
+ * qfile_commit names it by its queue ID and makes it durable (no-replace
+ * rename, file fsync, directory fsync) - only then may the caller
  * acknowledge. The reader validates every record before it returns
  * anything; a malformed file yields QFILE_ECORRUPT and a reason, never a
  * crash or an unbounded allocation. Recipient status bytes and the
@@ -145,17 +145,19 @@ int qfile_add_rcpt(qfile_writer *w, const qfile_rcpt *rcpt);
 int qfile_write_content(qfile_writer *w, const void *buf, size_t len);
 
 /*
- * qfile_commit - write END, fsync, name the file by its new queue ID (into
- * qid, QID_SIZE bytes), fsync the directory; then the caller may
- * acknowledge. Frees w. On failure the temporary file is removed.
+ * qfile_commit - write END, name the file by its new queue ID (into
+ * qid, QID_SIZE bytes), fsync the file, then the directory; then the
+ * caller may acknowledge. Frees w. On failure (a failed fsync included)
+ * neither the temporary file nor the new name is left behind.
  */
 int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size);
 
 /*
  * qfile_commit_into - qfile_commit, but the file is named straight in
  * directory `to` (hold/ for a held message) by a no-replace rename, then
- * that directory is fsynced: it is never visible in the writer's own
- * directory, so qmgr cannot take it. Frees w; -1 removes the file.
+ * the file and that directory are fsynced: it is never visible in the
+ * writer's own directory, so qmgr cannot take it. Frees w; -1 removes
+ * the file.
  */
 int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
                       char *qid, size_t qid_size);
