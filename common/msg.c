@@ -3,10 +3,14 @@
  *
  * Each line is formatted into one bounded buffer and written with a single
  * write(2) (O_APPEND for maillog_file), so lines from concurrent processes
- * never interleave. Failing to log is never fatal.
+ * never interleave. Failing to log is never fatal. The pid a line carries
+ * is cached (glibc's getpid is a system call each time) and refreshed in
+ * the child of every fork() by a pthread_atfork handler; without that
+ * handler it is asked for each line.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +33,32 @@ static bool msg_syslog_open;
 static msg_capture_fn msg_capture;
 static void *msg_capture_ctx;
 static void (*msg_fatal_hook)(enum msg_level);
+static pid_t msg_pid;                   /* 0 = not cached */
+static bool msg_atfork_set;
 
 static const char *const msg_prefix[] = {
     [MSG_INFO] = "", [MSG_WARN] = "warning: ",
     [MSG_FATAL] = "fatal: ", [MSG_PANIC] = "panic: ",
 };
+
+/* msg_after_fork - in a fork child: the cached pid was the parent's. */
+static void msg_after_fork(void)
+{
+    msg_pid = getpid();
+}
+
+/* msg_self - this process's pid; cached once a fork cannot go unnoticed. */
+static long msg_self(void)
+{
+    if (msg_pid != 0)
+        return (long)msg_pid;
+    if (!msg_atfork_set)
+        msg_atfork_set = pthread_atfork(NULL, NULL, msg_after_fork) == 0;
+    if (!msg_atfork_set)
+        return (long)getpid();
+    msg_pid = getpid();
+    return (long)msg_pid;
+}
 
 /* msg_copy_name - bounded copy of a name; over-long names are cut. */
 static void msg_copy_name(char *dst, size_t size, const char *src)
@@ -168,7 +193,7 @@ static void msg_emit_file(const char *text)
         || strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm) == 0)
         stamp[0] = '\0';
     n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp, msg_host,
-                 msg_ident, (long)getpid(), text);
+                 msg_ident, msg_self(), text);
     if (n > 0)
         msg_write_all(msg_logfd, line, (size_t)n < sizeof(line) ? (size_t)n
                       : sizeof(line) - 1);
@@ -182,7 +207,7 @@ static void msg_emit_stderr(const char *text)
 
     if (msg_flags & MSG_DAEMON)
         n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", msg_ident,
-                     (long)getpid(), text);
+                     msg_self(), text);
     else
         n = snprintf(line, sizeof(line), "%s: %s\n", msg_program, text);
     if (n > 0)
