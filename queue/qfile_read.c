@@ -7,8 +7,11 @@
  * the type's limit and within the file, once-only records appear once,
  * envelope records precede the content, the version is supported, END is
  * last and its counts match. Memory is bounded by QFILE_RCPT_MAX and the
- * per-record limits; the content is never read here. A malformed file
- * gives QFILE_ECORRUPT with a one-line reason naming the offset.
+ * per-record limits; the content is never read here. Records are read
+ * through a 16 KiB buffer refilled at the record that does not fit, so a
+ * typical message takes one read, and one more past a large content. A
+ * malformed file gives QFILE_ECORRUPT with a one-line reason naming the
+ * offset.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,18 @@
 
 /* Bytes of the largest non-content record's data. */
 #define QFILE_RCPT_DATA_MAX (2 + 3 * QFILE_FIELD_MAX + 2)
+
+/* The read buffer: any record but the content fits, so one refill does. */
+#define QFILE_READ_BUF 16384
+_Static_assert(QFILE_REC_HDR + QFILE_RCPT_DATA_MAX <= QFILE_READ_BUF,
+               "a record must fit in the read buffer");
+
+/* The bytes [start, start + len) of the file, read ahead. */
+struct qfile_rbuf {
+    off_t start;
+    size_t len;
+    char data[QFILE_READ_BUF];
+};
 
 enum { R_ONCE = 1, R_ENV = 2, R_REQUIRED = 4 };
 
@@ -44,6 +59,7 @@ struct qfile_recdef {
 
 struct qfile_parse {
     qfile_msg *msg;
+    struct qfile_rbuf *rb;
     strbuf *why;
     off_t size;
     uint32_t seen;                      /* bit per table index */
@@ -319,13 +335,32 @@ static const struct qfile_recdef *qfile_recdef_find(int type, uint32_t *bit)
     return NULL;
 }
 
-/* qfile_pread_all - read exactly len bytes at off; 1 at a short file. */
-static int qfile_pread_all(int fd, void *buf, size_t len, off_t off)
+/*
+ * qfile_fetch - need bytes at off, from the buffer or by refilling it from
+ * off with as much of the file as fits (need <= QFILE_READ_BUF, and the
+ * caller has checked off + need against the size): 0 with *out set, -1
+ * on a read error, 1 when the file ends early (it shrank).
+ */
+static int qfile_fetch(struct qfile_parse *p, off_t off, size_t need,
+                       const char **out)
 {
-    char *p = buf;
+    struct qfile_rbuf *rb = p->rb;
+    size_t want, got = 0;
 
-    while (len > 0) {
-        ssize_t n = pread(fd, p, len, off);
+    if (need == 0 || (off >= rb->start
+                      && (uint64_t)(off - rb->start) + need <= rb->len)) {
+        *out = rb->data + (need ? off - rb->start : 0);
+        return 0;
+    }
+    want = p->size - off < QFILE_READ_BUF ? (size_t)(p->size - off)
+        : QFILE_READ_BUF;
+    if (want < need)
+        want = need;
+    rb->start = off;
+    rb->len = 0;
+    while (got < need) {
+        ssize_t n = pread(p->msg->fd, rb->data + got, want - got,
+                          off + (off_t)got);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -333,10 +368,10 @@ static int qfile_pread_all(int fd, void *buf, size_t len, off_t off)
             return -1;
         if (n == 0)
             return 1;
-        p += n;
-        off += n;
-        len -= (size_t)n;
+        got += (size_t)n;
     }
+    rb->len = got;
+    *out = rb->data;
     return 0;
 }
 
@@ -344,16 +379,18 @@ static int qfile_pread_all(int fd, void *buf, size_t len, off_t off)
 static int qfile_header(struct qfile_parse *p, off_t off,
                         const struct qfile_recdef **def, uint32_t *len)
 {
-    unsigned char hdr[QFILE_REC_HDR];
+    const unsigned char *hdr;
+    const char *raw;
     uint32_t bit;
     int ret;
 
     if (p->size - off < QFILE_REC_HDR)
         return qfile_bad(p, "truncated record header at offset %lld",
                          (long long)off);
-    if ((ret = qfile_pread_all(p->msg->fd, hdr, sizeof(hdr), off)) != 0)
+    if ((ret = qfile_fetch(p, off, QFILE_REC_HDR, &raw)) != 0)
         return ret < 0 ? QFILE_ESYS
             : qfile_bad(p, "file shrank at offset %lld", (long long)off);
+    hdr = (const unsigned char *)raw;
     *len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16
         | (uint32_t)hdr[3] << 8 | hdr[4];
     if ((*def = qfile_recdef_find(hdr[0], &bit)) == NULL)
@@ -380,7 +417,7 @@ static int qfile_header(struct qfile_parse *p, off_t off,
 /* qfile_records - walk the file record by record until END. */
 static int qfile_records(struct qfile_parse *p)
 {
-    char data[QFILE_RCPT_DATA_MAX];
+    const char *data = "";
     const struct qfile_recdef *def = NULL;
     uint32_t len = 0;
     off_t off = 0;
@@ -393,8 +430,9 @@ static int qfile_records(struct qfile_parse *p)
             return ret;
         if (def->type == QFILE_REC_CONTENT) {
             p->content_seen = true;
-        } else if ((ret = qfile_pread_all(p->msg->fd, data, len,
-                                          off + QFILE_REC_HDR)) != 0) {
+            data = "";
+        } else if ((ret = qfile_fetch(p, off + QFILE_REC_HDR, len,
+                                      &data)) != 0) {
             return ret < 0 ? QFILE_ESYS
                 : qfile_bad(p, "file shrank at offset %lld", (long long)off);
         }
@@ -440,6 +478,7 @@ static qfile_msg *qfile_msg_new(int fd)
 int qfile_read_fd(int fd, qfile_msg **out, strbuf *why)
 {
     struct qfile_parse p;
+    struct qfile_rbuf rb;
     struct stat st;
     strbuf local;
     int ret;
@@ -456,6 +495,9 @@ int qfile_read_fd(int fd, qfile_msg **out, strbuf *why)
     }
     p.size = st.st_size;
     p.msg = qfile_msg_new(fd);
+    rb.start = 0;
+    rb.len = 0;
+    p.rb = &rb;
     if (!S_ISREG(st.st_mode))
         ret = qfile_bad(&p, "not a regular file");
     else if ((ret = qfile_records(&p)) == QFILE_OK)
