@@ -112,8 +112,12 @@ static void ql_accept(qmgr *q, int listen_fd)
             msg_warn("accept wake-up: %m");
         return;
     }
-    p = (struct pollfd){.fd = fd, .events = POLLIN};
-    n = poll(&p, 1, 100) > 0 ? recv(fd, buf, sizeof(buf), MSG_DONTWAIT) : 0;
+    /* the byte is usually there already: poll only when it is not */
+    n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        p = (struct pollfd){.fd = fd, .events = POLLIN};
+        n = poll(&p, 1, 100) > 0 ? recv(fd, buf, sizeof(buf), MSG_DONTWAIT) : 0;
+    }
     if (n <= 0)
         qmgr_wake(q, QMGR_WAKE_INCOMING);
     for (ssize_t i = 0; i < n; i++)

@@ -76,6 +76,16 @@ static long qm_lifetime(const qmgr *q, const qm_msg *m, const char *transport)
     return life;
 }
 
+/* qm_open - open active/qid (relative to the cached directory: no path walk). */
+static int qm_open(qmgr *q, const char *qid, int flags)
+{
+    int afd = spool_dirfd(&q->sp, SPOOL_ACTIVE);
+
+    if (afd < 0)
+        return -1;
+    return openat(afd, qid, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
 /* qm_mark - mark recipients done durably; false if the file refused. */
 static bool qm_mark(qmgr *q, const qm_msg *m, const off_t *off, size_t n,
                     int status)
@@ -84,11 +94,9 @@ static bool qm_mark(qmgr *q, const qm_msg *m, const off_t *off, size_t n,
 
     if (n == 0)
         return true;
-    if (spool_path(&q->sp, SPOOL_ACTIVE, m->qid, &q->path) < 0)
-        return false;
-    fd = open(sb_str(&q->path), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    fd = qm_open(q, m->qid, O_RDWR);
     if (fd < 0) {
-        msg_warn("%s: open %s: %m", m->qid, sb_str(&q->path));
+        msg_warn("%s: open %s/active/%s: %m", m->qid, q->sp.top, m->qid);
         return false;
     }
     rc = qfile_mark_rcpts(fd, off, n, status);
@@ -340,12 +348,10 @@ static qfile_msg *qm_read(qmgr *q, const char *qid)
     strbuf why;
     int fd, rc;
 
-    if (spool_path(&q->sp, SPOOL_ACTIVE, qid, &q->path) < 0)
-        return NULL;
-    fd = open(sb_str(&q->path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = qm_open(q, qid, O_RDONLY);
     if (fd < 0) {
         if (errno != ENOENT)
-            msg_warn("%s: open %s: %m", qid, sb_str(&q->path));
+            msg_warn("%s: open %s/active/%s: %m", qid, q->sp.top, qid);
         return NULL;
     }
     sb_init(&why, 1024);
