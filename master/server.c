@@ -6,6 +6,16 @@
  * skeleton runs once per process and everything lives in that struct.
  * Environment errors are msg_fatal (the process must not run half set up);
  * a failed accept or a client going away is only a reason to go on.
+ *
+ * The wait for work is one epoll set per process: the status socket, and
+ * the listeners with EPOLLEXCLUSIVE, so a new connection wakes one idle
+ * process of the service instead of all of them (each of which would
+ * otherwise try accept and get EAGAIN). ternd's stop reaches every
+ * process all the same: a closed status socket is not exclusive, and a
+ * shut-down listener wakes all its waiters. The status socket is read
+ * only when epoll says it is readable; whether ternd is still our parent
+ * is asked when the wait times out (at least once a minute) - its exit
+ * closes the status socket, which wakes us at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,22 +223,27 @@ static void server_tell(server *srv, char what)
         srv->stopping = true;
 }
 
+/* server_status_read - the status socket is readable: EOF means stop. */
+static void server_status_read(server *srv)
+{
+    char buf[16];
+    ssize_t n = recv(SERVER_STATUS_FD, buf, sizeof(buf), MSG_DONTWAIT);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        srv->stopping = true;
+}
+
 /* server_stopping - ternd closed the status socket or went away. */
 bool server_stopping(server *srv)
 {
     struct pollfd p = {.fd = SERVER_STATUS_FD, .events = POLLIN};
-    char buf[16];
 
     if (srv->stopping || srv->standalone)
         return srv->stopping;
     if (getppid() != srv->parent)
         srv->stopping = true;
-    else if (poll(&p, 1, 0) > 0) {
-        ssize_t n = recv(SERVER_STATUS_FD, buf, sizeof(buf), MSG_DONTWAIT);
-
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            srv->stopping = true;
-    }
+    else if (poll(&p, 1, 0) > 0)
+        server_status_read(srv);
     return srv->stopping;
 }
 
@@ -280,16 +296,16 @@ static int server_wait_ms(const server *srv, long long idle_since,
  * server_accept - take one connection from a ready listener: the socket,
  * -1 when there was none after all, -2 when ternd shut the listener down.
  */
-static int server_accept(struct pollfd *p, int n)
+static int server_accept(const struct epoll_event *ev, int n)
 {
-    for (int i = 1; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         int fd;
 
-        if (p[i].revents == 0)
+        if (ev[i].data.fd == SERVER_STATUS_FD)
             continue;
-        if (p[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+        if (ev[i].events & (EPOLLHUP | EPOLLERR))
             return -2;
-        fd = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
+        fd = accept4(ev[i].data.fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
             return fd;
         if (errno == EINVAL)
@@ -299,6 +315,45 @@ static int server_accept(struct pollfd *p, int n)
             msg_warn("accept: %m");
     }
     return -1;
+}
+
+/* server_watch - add fd to the epoll set; a listener only wakes one of us. */
+static void server_watch(int ep, int fd, bool exclusive)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+    if (exclusive) {
+        ev.events |= EPOLLEXCLUSIVE;
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+            return;
+        if (errno != EINVAL)            /* EINVAL: a kernel before 4.5 */
+            msg_fatal("epoll_ctl add descriptor %d: %m", fd);
+        ev.events = EPOLLIN;
+    }
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        msg_fatal("epoll_ctl add descriptor %d: %m", fd);
+}
+
+/* server_epoll - the set the loop waits on: status socket and listeners. */
+static int server_epoll(const server *srv)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+
+    if (ep < 0)
+        msg_fatal("epoll_create1: %m");
+    server_watch(ep, SERVER_STATUS_FD, false);
+    for (int i = 0; i < srv->nlisten; i++)
+        server_watch(ep, SERVER_LISTEN_FD + i, true);
+    return ep;
+}
+
+/* server_status_ready - whether the status socket is among the events. */
+static bool server_status_ready(const struct epoll_event *ev, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (ev[i].data.fd == SERVER_STATUS_FD)
+            return true;
+    return false;
 }
 
 /* server_timer - a quiet spell ended: trigger timer or idle exit (true). */
@@ -316,30 +371,35 @@ static bool server_timer(server *srv, long long idle_since, long long *last_trig
         && now >= idle_since + srv->max_idle * 1000LL;
 }
 
-/* server_loop - serve until max_use, max_idle or ternd says stop. */
+/*
+ * server_loop - serve until max_use, max_idle or ternd says stop. ternd's
+ * state (parent, status socket) is asked after a quiet spell or when the
+ * status socket speaks, not before every accept: its exit or its closing
+ * of the status socket wakes the wait at once.
+ */
 static void server_loop(server *srv)
 {
-    struct pollfd p[MASTER_LISTEN_MAX + 1];
+    struct epoll_event ev[MASTER_LISTEN_MAX + 1];
     long long idle_since = now_ms(), last_trigger = idle_since;
-    int n = srv->nlisten + 1;
+    int ep = server_epoll(srv);
+    bool ask = true;
 
-    for (int i = 0; i < n; i++)
-        p[i] = (struct pollfd){.fd = i == 0 ? SERVER_STATUS_FD
-                               : SERVER_LISTEN_FD + i - 1, .events = POLLIN};
-    while (!server_stopping(srv)) {
-        int rc, fd;
+    while (!srv->stopping && !(ask && server_stopping(srv))) {
+        int n, fd;
 
         if (!(srv->ops->flags & SERVER_LONG_RUNNING)
             && srv->uses >= (unsigned long)srv->max_use)
             break;
-        rc = poll(p, (nfds_t)n, server_wait_ms(srv, idle_since, last_trigger));
-        if (rc < 0 && errno != EINTR)
-            msg_fatal("poll: %m");
-        if (rc == 0 && server_timer(srv, idle_since, &last_trigger))
+        n = epoll_wait(ep, ev, MASTER_LISTEN_MAX + 1,
+                       server_wait_ms(srv, idle_since, last_trigger));
+        if (n < 0 && errno != EINTR)
+            msg_fatal("epoll_wait: %m");
+        if (n == 0 && server_timer(srv, idle_since, &last_trigger))
             break;
-        if (rc <= 0 || p[0].revents || server_stopping(srv))
+        ask = n <= 0 || server_status_ready(ev, n);
+        if (ask)
             continue;                   /* status first: it may say stop */
-        fd = server_accept(p, n);
+        fd = server_accept(ev, n);
         if (fd == -2)
             break;                      /* stopped listening: we are done */
         if (fd < 0)
@@ -349,6 +409,7 @@ static void server_loop(server *srv)
         if (srv->ops->mode == SERVER_TRIGGER)
             last_trigger = idle_since;
     }
+    (void)close(ep);
 }
 
 /* server_main - the whole life of a service process. */
