@@ -901,19 +901,16 @@ static bool dns_forward_has(dns_ctx *ctx, const char *name, const dns_addr *a,
     return false;
 }
 
-/* dns_fcrdns - the hosts file's or a PTR name that maps back (see dns.h). */
-dns_status dns_fcrdns(dns_ctx *ctx, const char *addr, strbuf *name,
-                      dns_result *res)
+/* dns_fcrdns_names - dns_fcrdns after the address is parsed. */
+static dns_status dns_fcrdns_names(dns_ctx *ctx, const dns_addr *ap,
+                                   const char *addr, strbuf *name,
+                                   dns_result *res)
 {
     dns_result fwd;
-    dns_addr a;
+    dns_addr a = *ap;
     bool temp = false;
     dns_status st;
 
-    sb_reset(name);
-    dns_reset(res);
-    if (dns_addr_literal(addr, &a) < 0)
-        return dns_fail(res, DNS_PERMFAIL, addr, DNS_T_PTR, "malformed address");
     if (ctx->hosts && dns_hosts_name(ctx->hosts, &a, name)) {
         res->names = xcalloc(1, sizeof(*res->names));
         res->names[res->nnames++] = xstrdup(sb_str(name));
@@ -934,6 +931,25 @@ dns_status dns_fcrdns(dns_ctx *ctx, const char *addr, strbuf *name,
     (void)sb_printf(&res->reason, "hostname %.300s does not resolve to address %s%s",
                     res->names[0], a.text, temp ? ": Host not found, try again" : "");
     return res->status;
+}
+
+/* dns_fcrdns - the hosts file's or a PTR name that maps back (see dns.h). */
+dns_status dns_fcrdns(dns_ctx *ctx, const char *addr, strbuf *name,
+                      dns_result *res)
+{
+    dns_addr a;
+    dns_status st;
+
+    sb_reset(name);
+    dns_reset(res);
+    if (dns_addr_literal(addr, &a) < 0)
+        return dns_fail(res, DNS_PERMFAIL, addr, DNS_T_PTR, "malformed address");
+    if (ctx->hosts)
+        dns_hosts_pin(ctx->hosts);      /* one check of the file per client */
+    st = dns_fcrdns_names(ctx, &a, addr, name, res);
+    if (ctx->hosts)
+        dns_hosts_unpin(ctx->hosts);
+    return st;
 }
 
 /* dns_tlsa - TLSA records of name and the answer's AD bit (see dns.h). */

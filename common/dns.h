@@ -175,11 +175,17 @@ dns_status dns_tlsa(dns_ctx *ctx, const char *name, dns_result *res);
  * 1 MiB) is warned about and empty. dns_hosts_name: the first name of the
  * first line listing addr (true), as gethostbyaddr's files source.
  * dns_hosts_addrs: the distinct addresses of family listed for name on any
- * line (case-insensitive, at most max into out); their count.
+ * line (case-insensitive, at most max into out); their count. Each lookup
+ * checks (stat) whether the file changed, except between dns_hosts_pin and
+ * dns_hosts_unpin: one check at the pin, then every lookup in between
+ * answers from that reading (dns_fcrdns: one stat per client, not one per
+ * lookup).
  */
 typedef struct dns_hosts dns_hosts;
 dns_hosts *dns_hosts_new(const char *path);
 void dns_hosts_free(dns_hosts *h);
+void dns_hosts_pin(dns_hosts *h);
+void dns_hosts_unpin(dns_hosts *h);
 bool dns_hosts_name(dns_hosts *h, const dns_addr *addr, strbuf *name);
 size_t dns_hosts_addrs(dns_hosts *h, const char *name, int family,
                        dns_addr *out, size_t max);

@@ -6,7 +6,8 @@
  *
  * A dns_hosts owns the parsed copy of one file. The file is read on first
  * use and again whenever its identity, size or modification time changes
- * (one stat per lookup), so a long-running process sees edits. Input is
+ * (one stat per lookup, or per pin: a pinned reader answers a group of
+ * lookups from one check), so a long-running process sees edits. Input is
  * bounded (DNS_HOSTS_FILE_MAX bytes, DNS_HOSTS_NAMES_MAX names a line);
  * lines whose address does not parse and names that are not valid host
  * names are skipped, as are lines holding NUL bytes. A missing file is an
@@ -44,6 +45,7 @@ struct dns_hosts {
     ino_t ino;
     off_t size;
     struct timespec mtime;
+    bool pinned;                /* no stat until dns_hosts_unpin */
     struct dns_hosts_line *line;
     size_t nline, cap;
 };
@@ -180,6 +182,8 @@ static void dns_hosts_refresh(dns_hosts *h)
     struct stat st;
     int fd;
 
+    if (h->pinned)
+        return;
     if (stat(h->path, &st) < 0) {
         if (h->loaded && !h->present)
             return;
@@ -205,6 +209,20 @@ static void dns_hosts_refresh(dns_hosts *h)
     dns_hosts_parse(h, fd);
     if (close(fd) < 0)
         msg_warn("close %s: %m", h->path);
+}
+
+/* dns_hosts_pin - check the file once; later lookups use that reading. */
+void dns_hosts_pin(dns_hosts *h)
+{
+    h->pinned = false;
+    dns_hosts_refresh(h);
+    h->pinned = true;
+}
+
+/* dns_hosts_unpin - lookups check the file again. */
+void dns_hosts_unpin(dns_hosts *h)
+{
+    h->pinned = false;
 }
 
 /* dns_hosts_name - canonical name of the first line listing addr. */

@@ -281,6 +281,10 @@ static void test_fcrdns_from_hosts_file(void **state)
     assert_string_equal(sb_str(&name), "first.example");
     assert_int_equal(dns_fcrdns(ctx, "127.0.0.4", &name, &res), DNS_OK);
     assert_string_equal(sb_str(&name), "two.example");      /* "multi on" */
+    /* an edit between two clients is seen by the second */
+    write_file(f->path, "127.0.0.4 four.example\n", 23);
+    assert_int_equal(dns_fcrdns(ctx, "127.0.0.4", &name, &res), DNS_OK);
+    assert_string_equal(sb_str(&name), "four.example");
     /* not in the file: DNS, which does not answer here */
     assert_int_equal(dns_fcrdns(ctx, "127.0.0.5", &name, &res), DNS_TEMPFAIL);
     assert_int_equal(sb_len(&name), 0);
@@ -288,6 +292,37 @@ static void test_fcrdns_from_hosts_file(void **state)
     dns_close(ctx);
     sb_release(&name);
     sb_release(&err);
+}
+
+/* A pinned reader answers from one check of the file; unpinned it re-checks. */
+static void test_pin_checks_once(void **state)
+{
+    struct fixture *f = *state;
+    dns_hosts *h = dns_hosts_new(f->path);
+    strbuf out;
+
+    sb_init(&out, 1024);
+    write_file(f->path, "127.0.0.1 one.example\n", 22);
+    dns_hosts_pin(h);                   /* reads it */
+    assert_string_equal(name_of(h, "127.0.0.1", &out), "one.example");
+    write_file(f->path, "127.0.0.1 two.example\n", 22);
+    /* pinned: the edit waits, for names and addresses alike */
+    assert_string_equal(name_of(h, "127.0.0.1", &out), "one.example");
+    assert_string_equal(addrs_of(h, "two.example", AF_INET, &out), "");
+    assert_string_equal(addrs_of(h, "one.example", AF_INET, &out),
+                        "127.0.0.1");
+    dns_hosts_unpin(h);
+    assert_string_equal(name_of(h, "127.0.0.1", &out), "two.example");
+    /* a pin checks the file: an edit made before it is seen */
+    write_file(f->path, "127.0.0.1 three.example\n", 24);
+    dns_hosts_pin(h);
+    assert_string_equal(addrs_of(h, "three.example", AF_INET, &out),
+                        "127.0.0.1");
+    dns_hosts_pin(h);                   /* pinning twice is harmless */
+    dns_hosts_unpin(h);
+    assert_int_equal(f->warnings, 0);
+    sb_release(&out);
+    dns_hosts_free(h);
 }
 
 int main(void)
@@ -301,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_resolver_without_hosts_file),
         cmocka_unit_test_setup_teardown(test_fcrdns_from_hosts_file, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pin_checks_once, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
