@@ -8,7 +8,7 @@
  * maildir_deliver, switch back, and record a verdict; finally log every
  * recipient and reply in request order. Failures map to DSN codes through
  * one table. Owns the agent's tables and its maildir context; one request's
- * memory is released before virtual_agent_serve returns.
+ * request's memory is released before the next is read (dlv_serve).
  */
 #include <errno.h>
 #include <grp.h>
@@ -291,7 +291,7 @@ static void virtual_deliver_one(virtual_agent *a, const dlv_request *req,
 
 /* virtual_finish - log and answer every recipient in request order. */
 static void virtual_finish(const dlv_request *req, const virtual_outcome *out,
-                           const struct timeval *got, tio *t)
+                           const struct timeval *got, dlv_conn *c)
 {
     static const char *const status[] = {[DLV_DELIVERED] = "sent",
         [DLV_FAILED] = "bounced", [DLV_DEFERRED] = "deferred"};
@@ -305,8 +305,8 @@ static void virtual_finish(const dlv_request *req, const virtual_outcome *out,
         dlv_log_delivery(req, &req->rcpt[i], &lg);
     }
     for (size_t i = 0; i < req->nrcpt; i++)
-        if (dlv_reply_write(t, req->rcpt[i].offset, out[i].dsn,
-                            out[i].action, sb_str(&out[i].reason), &why)
+        if (dlv_conn_reply(c, req->rcpt[i].offset, out[i].dsn,
+                           out[i].action, sb_str(&out[i].reason), &why)
             != DLV_OK) {
             msg_warn("%s: reply to the queue manager: %s", req->queue_id,
                      sb_str(&why));
@@ -316,9 +316,10 @@ static void virtual_finish(const dlv_request *req, const virtual_outcome *out,
 }
 
 /* virtual_run - the queue file, each recipient, the log and the replies. */
-static void virtual_run(virtual_agent *a, const dlv_request *req,
-                        const struct timeval *got, tio *t)
+static void virtual_run(void *ctx, dlv_conn *c, const dlv_request *req,
+                        const struct timeval *got)
 {
+    virtual_agent *a = ctx;
     virtual_outcome *out = xcalloc(req->nrcpt, sizeof(*out));
     qfile_msg *msg = NULL;
     strbuf why;
@@ -335,7 +336,7 @@ static void virtual_run(virtual_agent *a, const dlv_request *req,
         for (size_t i = 0; i < req->nrcpt; i++)
             virtual_deliver_one(a, req, msg, &req->rcpt[i], &out[i]);
     }
-    virtual_finish(req, out, got, t);
+    virtual_finish(req, out, got, c);
     for (size_t i = 0; i < req->nrcpt; i++)
         sb_release(&out[i].reason);
     free(out);
@@ -343,27 +344,8 @@ static void virtual_run(virtual_agent *a, const dlv_request *req,
     sb_release(&why);
 }
 
-/* virtual_agent_serve - one request on fd. */
-void virtual_agent_serve(virtual_agent *a, int fd)
+/* virtual_agent_serve - the requests of one connection on fd. */
+bool virtual_agent_serve(virtual_agent *a, dlv_agent *budget, int fd)
 {
-    tio *t = tio_open(fd, DLV_TIMEOUT_MS);
-    struct timeval got;
-    dlv_request req;
-    strbuf why;
-    int rc;
-
-    sb_init(&why, 1024);
-    dlv_request_init(&req);
-    rc = dlv_request_read(t, &req, &why);
-    if (rc == DLV_OK) {
-        if (gettimeofday(&got, NULL) < 0)
-            msg_fatal("gettimeofday: %m");
-        virtual_run(a, &req, &got, t);
-    } else if (rc != DLV_EOF) {
-        msg_warn("bad delivery request: %s", sb_str(&why));
-    }
-    dlv_request_free(&req);
-    sb_release(&why);
-    (void)tio_flush(t);
-    tio_free(t);
+    return dlv_serve(budget, fd, virtual_run, a);
 }

@@ -2,7 +2,8 @@
  * virtual - the virtual delivery agent: Maildir delivery for virtual
  * mailbox domains, as Postfix's virtual(8) (docs/virtual.md).
  *
- * One delivery request per connection (queue/dlv.h). Each recipient is
+ * The delivery requests of a connection from qmgr come one after another
+ * (queue/dlv.h, dlv_serve). Each recipient is
  * looked up in virtual_mailbox_maps, virtual_uid_maps and
  * virtual_gid_maps with virtual(5)'s key order (user+ext@domain,
  * user@domain, @domain) and delivered into
@@ -40,8 +41,11 @@ virtual_agent *virtual_agent_new(const conf *cf, strbuf *why);
 /* virtual_agent_free - release the agent (NULL is fine). */
 void virtual_agent_free(virtual_agent *a);
 
-/* virtual_agent_serve - read one request on fd, deliver, log, reply. */
-void virtual_agent_serve(virtual_agent *a, int fd);
+/*
+ * virtual_agent_serve - the requests on fd (each: deliver, log, reply)
+ * with dlv_serve and the process's request budget; true when spent.
+ */
+bool virtual_agent_serve(virtual_agent *a, dlv_agent *budget, int fd);
 
 /*
  * virtual_parse_id - a decimal uid/gid from a table result: true with *id

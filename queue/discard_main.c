@@ -8,20 +8,42 @@
  * the text written after "discard:") and "discarded" when that is empty.
  * It never writes the queue file; qmgr marks the recipients.
  */
+#include <unistd.h>
+
 #include "master/server.h"
 #include "queue/dlv.h"
 
-/* discard_session - one delivery request. */
+/* The request budget of this process (main.c state, STYLE.md rule 14). */
+static dlv_agent discard_budget;
+
+/* discard_stopping - ternd wants the process gone. */
+static bool discard_stopping(void *srv)
+{
+    return server_stopping(srv);
+}
+
+/* discard_init - a budget of max_use requests. */
+static int discard_init(server *srv)
+{
+    dlv_agent_init(&discard_budget, conf_get_int(server_conf(srv), "max_use"),
+                   SERVER_STATUS_FD, discard_stopping, srv);
+    return 0;
+}
+
+/* discard_session - delivery requests on one connection (stdin: -S). */
 static void discard_session(server *srv, int fd)
 {
-    dlv_serve_simple(fd, conf_get_str(server_conf(srv), "queue_directory"),
-                     DLV_DELIVERED, "sent", "discarded");
+    if (fd == STDIN_FILENO)
+        discard_budget.status_fd = -1;  /* stand-alone: no status socket */
+    (void)dlv_serve_simple(&discard_budget, fd,
+                           conf_get_str(server_conf(srv), "queue_directory"),
+                           DLV_DELIVERED, "sent", "discarded");
 }
 
 int main(int argc, char **argv)
 {
     static const struct server_ops ops = {
-        .program = "discard", .mode = SERVER_SESSION,
+        .program = "discard", .mode = SERVER_SESSION, .init = discard_init,
         .session = discard_session,
     };
 

@@ -626,7 +626,8 @@ static void dlv_clean_reason(const char *in, strbuf *out)
 
 /* dlv_reply_write - send one reply and flush. */
 int dlv_reply_write(tio *t, off_t offset, const char *dsn,
-                    enum dlv_action action, const char *reason, strbuf *why)
+                    enum dlv_action action, const char *reason, bool reuse,
+                    strbuf *why)
 {
     strbuf clean, out;
     int rc = DLV_OK;
@@ -638,9 +639,9 @@ int dlv_reply_write(tio *t, off_t offset, const char *dsn,
     sb_init(&clean, DLV_REASON_MAX);
     sb_init(&out, SB_NOLIMIT);
     dlv_clean_reason(reason ? reason : "", &clean);
-    if (sb_printf(&out, "offset=%lld\ndsn=%s\naction=%s\nreason=%s\n\n",
-                  (long long)offset, dsn, dlv_action_name(action),
-                  sb_str(&clean)) < 0
+    if (sb_printf(&out, "offset=%lld\ndsn=%s\naction=%s\nreason=%s\n"
+                  "reuse=%d\n\n", (long long)offset, dsn,
+                  dlv_action_name(action), sb_str(&clean), reuse ? 1 : 0) < 0
         || tio_write(t, sb_str(&out), sb_len(&out)) != TIO_OK
         || tio_flush(t) != TIO_OK)
         rc = dlv_fail(why, DLV_IO, "send delivery reply: %s",
@@ -664,11 +665,13 @@ int dlv_reply_read(tio *t, off_t expect, dlv_reply *r, strbuf *why)
 {
     strbuf dsn, action, reason;
     long offset = 0;
+    int reuse = 0;                      /* absent: the agent closes */
     const attr_spec spec[] = {
         {"offset", ATTR_T_LONG, ATTR_REQUIRED, &offset},
         {"dsn", ATTR_T_STR, ATTR_REQUIRED, &dsn},
         {"action", ATTR_T_STR, ATTR_REQUIRED, &action},
         {"reason", ATTR_T_STR, ATTR_REQUIRED, &reason},
+        {"reuse", ATTR_T_INT, 0, &reuse},
     };
     const attr_opts opts = {DLV_VALUE_MAX, 8};
     int rc, a = -1;
@@ -676,8 +679,10 @@ int dlv_reply_read(tio *t, off_t expect, dlv_reply *r, strbuf *why)
     sb_init(&dsn, DLV_DSN_SIZE - 1);
     sb_init(&action, 16);
     sb_init(&reason, DLV_REASON_MAX);
-    rc = dlv_attr_status(attr_scan(t, &opts, spec, 4, why));
-    if (rc == DLV_OK && (off_t)offset != expect)
+    rc = dlv_attr_status(attr_scan(t, &opts, spec, 5, why));
+    if (rc == DLV_OK && reuse != 0 && reuse != 1)
+        rc = dlv_fail(why, DLV_PROTO, "bad reply: reuse=%d", reuse);
+    else if (rc == DLV_OK && (off_t)offset != expect)
         rc = dlv_fail(why, DLV_PROTO, "reply for offset %ld, expected %lld",
                       offset, (long long)expect);
     else if (rc == DLV_OK && ((a = dlv_action_lookup(sb_str(&action))) < 0
@@ -694,6 +699,7 @@ int dlv_reply_read(tio *t, off_t expect, dlv_reply *r, strbuf *why)
             msg_panic("dlv_reply_read: dsn checked but too long");
         r->action = (enum dlv_action)a;
         r->reason = sb_detach(&reason);
+        r->reuse = reuse == 1;
     }
     sb_release(&dsn);
     sb_release(&action);

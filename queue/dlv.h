@@ -3,11 +3,13 @@
  * (smtp, lmtp, virtual, error, discard); specified in
  * docs/delivery-protocol.md.
  *
- * qmgr connects to private/<transport>, sends ONE request (a header
+ * qmgr connects to private/<transport>, sends a request (a header
  * message and rcpt_count recipient messages, common/attr.h framing) and
- * reads exactly rcpt_count replies, in request order; the agent closes
- * the connection after its last reply. Decoding is strict (STYLE.md rule
- * 12): an unknown, duplicate, missing or malformed attribute, a value out
+ * reads exactly rcpt_count replies, in request order. Each reply says
+ * whether the agent takes another request on the same connection
+ * (reuse=1) or closes it after this answer (reuse=0); qmgr sends a next
+ * request only after a reuse=1 answer (dlv_serve). Decoding is strict
+ * (STYLE.md rule 12): an unknown, duplicate, missing or malformed attribute, a value out
  * of range, or a reply that does not match the request is an error with a
  * one-line reason, and nothing half-decoded is returned.
  *
@@ -35,6 +37,7 @@
 #define DLV_DSN_SIZE    12              /* "5.999.999" and the NUL */
 #define DLV_VALUE_MAX   4096            /* bytes of any attribute value */
 #define DLV_TIMEOUT_MS  (60 * 1000)     /* default per-read timeout */
+#define DLV_IDLE_MS     (60 * 1000)     /* agent: wait for a next request */
 
 /* Results. DLV_OK is 0; failures negative. */
 enum dlv_status {
@@ -87,6 +90,7 @@ typedef struct dlv_reply {
     char dsn[DLV_DSN_SIZE];             /* "x.y.z" */
     enum dlv_action action;
     char *reason;                       /* owned; single line */
+    bool reuse;                         /* the agent takes another request */
 } dlv_reply;
 
 /* --- requests --- */
@@ -150,9 +154,12 @@ bool dlv_dsn_valid(const char *dsn);
  * dlv_reply_write - send one reply and flush (agent side). The reason is
  * made a single bounded line (control bytes become spaces, cut at
  * DLV_REASON_MAX). A dsn that does not fit the action is DLV_PROTO.
+ * reuse: the agent reads another request on this connection after its
+ * last reply (the same value in every reply of one answer).
  */
 int dlv_reply_write(tio *t, off_t offset, const char *dsn,
-                    enum dlv_action action, const char *reason, strbuf *why);
+                    enum dlv_action action, const char *reason, bool reuse,
+                    strbuf *why);
 
 /*
  * dlv_reply_read - receive one reply and check it answers `expect`
@@ -169,7 +176,9 @@ size_t dlv_replies_complete(const char *buf, size_t len);
 /*
  * dlv_replies_parse - decode the replies for req from buffered bytes, in
  * request order, into out[0..req->nrcpt). *ngood says how many decoded
- * (free them); DLV_OK only when all did. A short buffer is DLV_EOF.
+ * (free them); DLV_OK only when all did. A short buffer is DLV_EOF. The
+ * connection may carry a next request only when the last reply's reuse
+ * is set.
  */
 int dlv_replies_parse(const dlv_request *req, const char *buf, size_t len,
                       dlv_reply *out, size_t *ngood, strbuf *why);
@@ -196,15 +205,73 @@ void dlv_log_delivery(const dlv_request *req, const dlv_rcpt *rcpt,
 /* dlv_format_delay - a delay in Postfix's style ("0.12", "1.5", "12"). */
 void dlv_format_delay(double secs, strbuf *out);
 
+/* --- the agent's connection loop (dlv_serve.c) --- */
+
+/*
+ * An agent process's request budget and its view of ternd, kept across
+ * the connections it serves (in the program's main.c). Requests, not
+ * connections, count towards max_use.
+ */
+typedef struct dlv_agent {
+    unsigned long max_use;              /* requests before the process ends */
+    unsigned long served;               /* requests answered so far */
+    int idle_ms;                        /* wait for a next request */
+    int status_fd;                      /* the skeleton's status socket; -1 */
+    bool (*stopping)(void *ctx);        /* ternd wants the process gone */
+    void *stop_ctx;
+} dlv_agent;
+
+/* The agent side of one connection, handed to a dlv_handler. */
+typedef struct dlv_conn {
+    dlv_agent *ag;
+    tio *t;
+    int reuse;                          /* -1 until the first reply decides */
+    bool broken;                        /* a reply could not be written */
+} dlv_conn;
+
+/*
+ * A program's delivery of one valid request: deliver, log, and answer
+ * every recipient in request order with dlv_conn_reply.
+ */
+typedef void (*dlv_handler)(void *ctx, dlv_conn *c, const dlv_request *req,
+                            const struct timeval *got);
+
+/*
+ * dlv_agent_init - a fresh budget of max_use requests (at least 1).
+ * status_fd: the server skeleton's status socket (SERVER_STATUS_FD), or
+ * -1 when there is none (stand-alone); stopping(ctx): server_stopping.
+ */
+void dlv_agent_init(dlv_agent *ag, long max_use, int status_fd,
+                    bool (*stopping)(void *), void *ctx);
+
+/*
+ * dlv_conn_reply - dlv_reply_write on c; the first reply of a request
+ * decides whether the connection is kept (budget left and ternd not
+ * stopping) and every reply of the request says so.
+ */
+int dlv_conn_reply(dlv_conn *c, off_t offset, const char *dsn,
+                   enum dlv_action action, const char *reason, strbuf *why);
+
+/*
+ * dlv_serve - serve requests on fd (not closed here) one after another
+ * until EOF, DLV_IDLE_MS without a next request, a malformed request, a
+ * reply that cannot be written, ternd stopping, or the budget is spent.
+ * A spent budget shuts the reading side of status_fd, so the skeleton
+ * ends the process after this session as when ternd retires it; returns
+ * true then.
+ */
+bool dlv_serve(dlv_agent *ag, int fd, dlv_handler fn, void *ctx);
+
 /* --- agents with one verdict for every recipient (dlv_simple.c) --- */
 
 /*
- * dlv_serve_simple - answer one request on fd (error, retry, discard):
- * every recipient gets `action` with the nexthop as the text (a leading
- * "x.y.z " detail code is kept with the action's class; empty_text when
- * there is none), logged with `status` (bounced, deferred, sent).
+ * dlv_serve_simple - serve requests on fd (error, retry, discard) with
+ * dlv_serve: every recipient gets `action` with the nexthop as the text
+ * (a leading "x.y.z " detail code is kept with the action's class;
+ * empty_text when there is none), logged with `status` (bounced,
+ * deferred, sent). Returns dlv_serve's result.
  */
-void dlv_serve_simple(int fd, const char *queue_directory,
+bool dlv_serve_simple(dlv_agent *ag, int fd, const char *queue_directory,
                       enum dlv_action action, const char *status,
                       const char *empty_text);
 

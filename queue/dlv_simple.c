@@ -5,11 +5,12 @@
  * request's nexthop, optionally starting with an RFC 3463 detail code
  * ("5.1.1 Bad user"), whose class is replaced by the agent's own.
  *
- * One request per connection: read it strictly, check it against the
- * queue file (read-only), log the Postfix delivery line per recipient and
- * reply. A malformed request is logged and answered with nothing; a
- * queue file that cannot be opened or does not match defers every
- * recipient (4.3.0). Owns only what one call allocates.
+ * Requests come one after another on a connection (dlv_serve): each is
+ * read strictly, checked against the queue file (read-only), logged with
+ * the Postfix delivery line per recipient and answered. A malformed
+ * request is logged and answered with nothing; a queue file that cannot
+ * be opened or does not match defers every recipient (4.3.0). Owns only
+ * what one call allocates.
  */
 #include <string.h>
 #include <sys/time.h>
@@ -37,59 +38,68 @@ static void dlv_split_dsn(const char *nexthop, char klass, char *dsn,
     *text = sp + 1 + strspn(sp + 1, " ");
 }
 
+/* What every request on one connection gets (dlv_serve's context). */
+struct dlv_simple {
+    const char *queue_directory;
+    enum dlv_action action;
+    const char *status;
+    const char *empty_text;
+};
+
 /* dlv_simple_reply - log and answer every recipient the same way. */
-static int dlv_simple_reply(tio *t, const dlv_request *req,
-                            enum dlv_action action, const char *dsn,
-                            const char *status, const char *text,
-                            const struct timeval *got, strbuf *why)
+static void dlv_simple_reply(dlv_conn *c, const dlv_request *req,
+                             enum dlv_action action, const char *dsn,
+                             const char *status, const char *text,
+                             const struct timeval *got)
 {
     dlv_log lg = {"none", *got, 0, dsn, status, text};
+    strbuf why;
 
+    sb_init(&why, 1024);
     for (size_t i = 0; i < req->nrcpt; i++) {
         dlv_log_delivery(req, &req->rcpt[i], &lg);
-        if (dlv_reply_write(t, req->rcpt[i].offset, dsn, action, text, why)
-            != DLV_OK)
-            return -1;
+        if (dlv_conn_reply(c, req->rcpt[i].offset, dsn, action, text, &why)
+            != DLV_OK) {
+            msg_warn("%s: reply to the queue manager: %s", req->queue_id,
+                     sb_str(&why));
+            break;
+        }
     }
-    return 0;
+    sb_release(&why);
 }
 
-/* dlv_serve_simple - answer one request on fd with one verdict for all. */
-void dlv_serve_simple(int fd, const char *queue_directory,
-                      enum dlv_action action, const char *status,
-                      const char *empty_text)
+/* dlv_simple_request - one request: the queue file, then the verdict. */
+static void dlv_simple_request(void *ctx, dlv_conn *c, const dlv_request *req,
+                               const struct timeval *got)
 {
     static const char klass[] = {[DLV_DELIVERED] = '2', [DLV_FAILED] = '5',
                                  [DLV_DEFERRED] = '4'};
-    tio *t = tio_open(fd, DLV_TIMEOUT_MS);
+    const struct dlv_simple *v = ctx;
     char dsn[DLV_DSN_SIZE];
     const char *text;
-    struct timeval got;
-    dlv_request req;
     qfile_msg *msg = NULL;
     strbuf why;
-    int rc;
 
     sb_init(&why, 1024);
-    dlv_request_init(&req);
-    if (gettimeofday(&got, NULL) < 0)
-        msg_fatal("gettimeofday: %m");
-    if ((rc = dlv_request_read(t, &req, &why)) != DLV_OK) {
-        if (rc != DLV_EOF)
-            msg_warn("bad delivery request: %s", sb_str(&why));
-    } else if (dlv_request_open(queue_directory, &req, &msg, &why) != QFILE_OK) {
-        msg_warn("%s: %s", req.queue_id, sb_str(&why));
-        rc = dlv_simple_reply(t, &req, DLV_DEFERRED, "4.3.0", "deferred",
-                              "cannot read queue file", &got, &why);
+    if (dlv_request_open(v->queue_directory, req, &msg, &why) != QFILE_OK) {
+        msg_warn("%s: %s", req->queue_id, sb_str(&why));
+        dlv_simple_reply(c, req, DLV_DEFERRED, "4.3.0", "deferred",
+                         "cannot read queue file", got);
     } else {
-        dlv_split_dsn(req.nexthop, klass[action], dsn, sizeof(dsn), &text);
-        rc = dlv_simple_reply(t, &req, action, dsn, status,
-                              *text ? text : empty_text, &got, &why);
+        dlv_split_dsn(req->nexthop, klass[v->action], dsn, sizeof(dsn), &text);
+        dlv_simple_reply(c, req, v->action, dsn, v->status,
+                         *text ? text : v->empty_text, got);
     }
-    if (rc < 0 && sb_len(&why) > 0)
-        msg_warn("%s", sb_str(&why));
     qfile_close(msg);
-    dlv_request_free(&req);
-    tio_free(t);
     sb_release(&why);
+}
+
+/* dlv_serve_simple - requests on fd, one verdict for all recipients. */
+bool dlv_serve_simple(dlv_agent *ag, int fd, const char *queue_directory,
+                      enum dlv_action action, const char *status,
+                      const char *empty_text)
+{
+    struct dlv_simple v = {queue_directory, action, status, empty_text};
+
+    return dlv_serve(ag, fd, dlv_simple_request, &v);
 }

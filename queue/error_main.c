@@ -9,25 +9,48 @@
  * It never writes the queue file; qmgr marks the recipients.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "master/server.h"
 #include "queue/dlv.h"
 
-/* error_session - one delivery request. */
+/* The request budget of this process (main.c state, STYLE.md rule 14). */
+static dlv_agent error_budget;
+
+/* error_stopping - ternd wants the process gone. */
+static bool error_stopping(void *srv)
+{
+    return server_stopping(srv);
+}
+
+/* error_init - a budget of max_use requests. */
+static int error_init(server *srv)
+{
+    dlv_agent_init(&error_budget, conf_get_int(server_conf(srv), "max_use"),
+                   SERVER_STATUS_FD, error_stopping, srv);
+    return 0;
+}
+
+/* error_session - delivery requests on one connection (stdin: -S). */
 static void error_session(server *srv, int fd)
 {
     bool retry = strcmp(server_service(srv), "retry") == 0;
 
-    dlv_serve_simple(fd, conf_get_str(server_conf(srv), "queue_directory"),
-                     retry ? DLV_DEFERRED : DLV_FAILED,
-                     retry ? "deferred" : "bounced",
-                     retry ? "delivery temporarily suspended" : "mail rejected");
+    if (fd == STDIN_FILENO)
+        error_budget.status_fd = -1;    /* stand-alone: no status socket */
+    (void)dlv_serve_simple(&error_budget, fd,
+                           conf_get_str(server_conf(srv), "queue_directory"),
+                           retry ? DLV_DEFERRED : DLV_FAILED,
+                           retry ? "deferred" : "bounced",
+                           retry ? "delivery temporarily suspended"
+                           : "mail rejected");
 }
 
 int main(int argc, char **argv)
 {
     static const struct server_ops ops = {
-        .program = "error", .mode = SERVER_SESSION, .session = error_session,
+        .program = "error", .mode = SERVER_SESSION, .init = error_init,
+        .session = error_session,
     };
 
     return server_main(argc, argv, &ops);

@@ -40,7 +40,7 @@ struct smtp_agent {
 /* One request in progress. */
 typedef struct job {
     smtp_agent *a;
-    dlv_request req;
+    dlv_request req;            /* shallow copy of dlv_serve's request */
     qfile_msg *msg;
     smtp_outcome *out;
     smtp_session *s;            /* the session used, if any */
@@ -336,15 +336,15 @@ static void job_log(const job *j, const char *relay, unsigned conn_use)
 }
 
 /* job_reply - one reply per recipient, in request order. */
-static void job_reply(const job *j, tio *t)
+static void job_reply(const job *j, dlv_conn *c)
 {
     strbuf why;
 
     sb_init(&why, 1024);
     for (size_t i = 0; i < j->req.nrcpt; i++) {
-        if (dlv_reply_write(t, j->req.rcpt[i].offset, j->out[i].dsn,
-                            j->out[i].action, sb_str(&j->out[i].reason),
-                            &why) != DLV_OK) {
+        if (dlv_conn_reply(c, j->req.rcpt[i].offset, j->out[i].dsn,
+                           j->out[i].action, sb_str(&j->out[i].reason),
+                           &why) != DLV_OK) {
             msg_warn("%s: reply to the queue manager: %s", j->req.queue_id,
                      sb_str(&why));
             break;
@@ -354,7 +354,7 @@ static void job_reply(const job *j, tio *t)
 }
 
 /* job_run - queue file, delivery, log, replies. */
-static void job_run(job *j, tio *t)
+static void job_run(job *j, dlv_conn *c)
 {
     strbuf why, relay;
     unsigned conn_use = 1;
@@ -375,7 +375,7 @@ static void job_run(job *j, tio *t)
     if (gettimeofday(&j->end, NULL) < 0)
         j->end = j->got;
     job_log(j, sb_str(&relay), conn_use);
-    job_reply(j, t);
+    job_reply(j, c);
     for (size_t i = 0; i < j->req.nrcpt; i++)
         smtp_outcome_release(&j->out[i]);
     free(j->out);
@@ -385,26 +385,17 @@ static void job_run(job *j, tio *t)
     sb_release(&why);
 }
 
-/* smtp_agent_serve - read one request and handle it. */
-void smtp_agent_serve(smtp_agent *a, int fd)
+/* smtp_agent_request - one request (dlv_serve's handler). */
+static void smtp_agent_request(void *ctx, dlv_conn *c, const dlv_request *req,
+                               const struct timeval *got)
 {
-    tio *t = tio_open(fd, DLV_TIMEOUT_MS);
-    job j = {.a = a};
-    strbuf why;
-    int rc;
+    job j = {.a = ctx, .req = *req, .got = *got};   /* dlv_serve frees req */
 
-    sb_init(&why, 1024);
-    dlv_request_init(&j.req);
-    rc = dlv_request_read(t, &j.req, &why);
-    if (rc == DLV_OK) {
-        if (gettimeofday(&j.got, NULL) < 0)
-            msg_fatal("gettimeofday: %m");
-        job_run(&j, t);
-    } else if (rc != DLV_EOF) {
-        msg_warn("delivery request: %s", sb_str(&why));
-    }
-    dlv_request_free(&j.req);
-    sb_release(&why);
-    (void)tio_flush(t);
-    tio_free(t);
+    job_run(&j, c);
+}
+
+/* smtp_agent_serve - the requests of one connection from qmgr. */
+bool smtp_agent_serve(smtp_agent *a, dlv_agent *budget, int fd)
+{
+    return dlv_serve(budget, fd, smtp_agent_request, a);
 }

@@ -1,6 +1,7 @@
 /*
- * smtp_agent - the smtp/lmtp delivery agent: one delivery-agent protocol
- * request (queue/dlv.h) per call, delivered over SMTP or LMTP.
+ * smtp_agent - the smtp/lmtp delivery agent: the delivery-agent protocol
+ * requests (queue/dlv.h) of one connection from qmgr, one after another,
+ * each delivered over SMTP or LMTP.
  *
  * For each request it parses the nexthop (queue/route.h), reuses the
  * cached session to the same nexthop when it is younger than
@@ -18,14 +19,18 @@
 #include <stdbool.h>
 
 #include "conf/conf.h"
+#include "queue/dlv.h"
 
 typedef struct smtp_agent smtp_agent;
 
 /* smtp_agent_new - set up from a service's configuration; NULL + why. */
 smtp_agent *smtp_agent_new(const conf *c, bool lmtp, strbuf *why);
 
-/* smtp_agent_serve - handle one request on fd (not closed here). */
-void smtp_agent_serve(smtp_agent *a, int fd);
+/*
+ * smtp_agent_serve - handle the requests on fd (not closed here) with
+ * dlv_serve and the process's request budget; true when it is spent.
+ */
+bool smtp_agent_serve(smtp_agent *a, dlv_agent *budget, int fd);
 
 /* smtp_agent_free - QUIT the cached session and free everything. */
 void smtp_agent_free(smtp_agent *a);

@@ -5,11 +5,12 @@
  * lmtp symlink, master.cf command "lmtp") it speaks LMTP, otherwise SMTP.
  * It runs in the server skeleton as a session service on
  * private/<service> (smtp, relay, lmtp, or any transport defined in
- * master.cf with -o overrides) and handles one delivery request per
- * connection (smtp/smtp_agent.h). The agent lives as long as the process
+ * master.cf with -o overrides) and handles the delivery requests of each
+ * connection from qmgr, up to max_use requests (smtp/smtp_agent.h). The agent lives as long as the process
  * and is freed after the skeleton returns, so a cached session gets QUIT.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "common/msg.h"
 #include "master/server.h"
@@ -17,7 +18,14 @@
 
 /* The agent of this process (lives here, in main.c, by STYLE.md rule 14). */
 static smtp_agent *smtp_main_agent;
+static dlv_agent smtp_main_budget;
 static int smtp_main_lmtp;
+
+/* smtp_stopping - ternd wants the process gone. */
+static bool smtp_stopping(void *srv)
+{
+    return server_stopping(srv);
+}
 
 /* smtp_init - build the agent from the service's configuration. */
 static int smtp_init(server *srv)
@@ -25,6 +33,8 @@ static int smtp_init(server *srv)
     strbuf why;
 
     sb_init(&why, 1024);
+    dlv_agent_init(&smtp_main_budget, conf_get_int(server_conf(srv), "max_use"),
+                   SERVER_STATUS_FD, smtp_stopping, srv);
     smtp_main_agent = smtp_agent_new(server_conf(srv), smtp_main_lmtp, &why);
     if (smtp_main_agent == NULL)
         msg_warn("%s", sb_str(&why));
@@ -32,11 +42,13 @@ static int smtp_init(server *srv)
     return smtp_main_agent ? 0 : -1;
 }
 
-/* smtp_session_hook - one delivery request. */
+/* smtp_session_hook - the delivery requests of one connection. */
 static void smtp_session_hook(server *srv, int fd)
 {
     (void)srv;
-    smtp_agent_serve(smtp_main_agent, fd);
+    if (fd == STDIN_FILENO)
+        smtp_main_budget.status_fd = -1;    /* stand-alone: no status socket */
+    (void)smtp_agent_serve(smtp_main_agent, &smtp_main_budget, fd);
 }
 
 int main(int argc, char **argv)

@@ -155,6 +155,7 @@ class Agent:
                            what="agent socket")
         s.connect(self.socket_path(service))
         s.sendall(data)
+        s.shutdown(socket.SHUT_WR)      # one request: the agent then closes
         buf = b""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,10 +334,11 @@ static void test_reply_round_trip(void **state)
     sample_request(&req);
     link_open(&l);
     assert_int_equal(dlv_reply_write(l.w, 211, "2.0.0", DLV_DELIVERED,
-                                     "250 2.0.0 Ok: queued as X", &why), DLV_OK);
-    assert_int_equal(dlv_reply_write(l.w, 305, "4.7.1", DLV_DEFERRED,
-                                     "451 4.7.1\r\nTry\tlater\x01", &why),
+                                     "250 2.0.0 Ok: queued as X", true, &why),
                      DLV_OK);
+    assert_int_equal(dlv_reply_write(l.w, 305, "4.7.1", DLV_DEFERRED,
+                                     "451 4.7.1\r\nTry\tlater\x01", false,
+                                     &why), DLV_OK);
     link_shut(&l);
     while ((n = read(l.fd[1], chunk, sizeof(chunk))) > 0)
         assert_int_equal(sb_append(&buf, chunk, (size_t)n), 0);
@@ -350,13 +352,15 @@ static void test_reply_round_trip(void **state)
     assert_string_equal(rep[0].reason, "250 2.0.0 Ok: queued as X");
     assert_int_equal(rep[1].action, DLV_DEFERRED);
     assert_string_equal(rep[1].reason, "451 4.7.1  Try later");
+    assert_true(rep[0].reuse);
+    assert_false(rep[1].reuse);
     dlv_reply_free(&rep[0]);
     dlv_reply_free(&rep[1]);
     /* Over the socket with dlv_reply_read too. */
     link_close(&l);
     link_open(&l);
     assert_int_equal(dlv_reply_write(l.w, 211, "5.1.1", DLV_FAILED,
-                                     "550 no such user", &why), DLV_OK);
+                                     "550 no such user", true, &why), DLV_OK);
     assert_int_equal(dlv_reply_read(l.r, 211, &rep[0], &why), DLV_OK);
     assert_int_equal(rep[0].action, DLV_FAILED);
     dlv_reply_free(&rep[0]);
@@ -386,9 +390,9 @@ static void test_reply_write_refuses(void **state)
     link_open(&l);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(dlv_reply_write(l.w, 10, bad[i].dsn, bad[i].a, "x",
-                                         &why), DLV_PROTO);
-    assert_int_equal(dlv_reply_write(l.w, 0, "2.0.0", DLV_DELIVERED, "x", &why),
-                     DLV_PROTO);
+                                         true, &why), DLV_PROTO);
+    assert_int_equal(dlv_reply_write(l.w, 0, "2.0.0", DLV_DELIVERED, "x",
+                                     false, &why), DLV_PROTO);
     assert_int_equal(tio_unflushed(l.w), 0);
     link_close(&l);
     sb_release(&why);
@@ -423,6 +427,16 @@ static const struct bad_reply {
     {"data after the last", REP211 "offset=305\ndsn=4.0.0\naction=deferred\n"
      "reason=x\n\nextra=1\n\n", DLV_PROTO, 2},
     {"CR LF", "offset=211\r\ndsn=2.0.0\r\n\r\n", DLV_PROTO, 0},
+    {"reuse 2", "offset=211\ndsn=2.0.0\naction=delivered\nreason=\n"
+     "reuse=2\n\n", DLV_PROTO, 0},
+    {"reuse word", "offset=211\ndsn=2.0.0\naction=delivered\nreason=\n"
+     "reuse=yes\n\n", DLV_PROTO, 0},
+    {"reuse empty", "offset=211\ndsn=2.0.0\naction=delivered\nreason=\n"
+     "reuse=\n\n", DLV_PROTO, 0},
+    {"reuse twice", "offset=211\ndsn=2.0.0\naction=delivered\nreason=\n"
+     "reuse=1\nreuse=1\n\n", DLV_PROTO, 0},
+    {"reuse negative", "offset=211\ndsn=2.0.0\naction=delivered\n"
+     "reason=\nreuse=-1\n\n", DLV_PROTO, 0},
 };
 
 static void test_bad_replies(void **state)
@@ -614,6 +628,176 @@ static void test_request_open(void **state)
     sb_release(&why);
 }
 
+/* --- the agent's connection loop (dlv_serve) --- */
+
+/* What the serving handler saw. */
+struct served {
+    size_t calls;
+};
+
+/* serve_handler - answer every recipient 2.0.0 (delivers nothing). */
+static void serve_handler(void *ctx, dlv_conn *c, const dlv_request *req,
+                          const struct timeval *got)
+{
+    struct served *sv = ctx;
+    strbuf why;
+
+    (void)got;
+    sb_init(&why, 512);
+    sv->calls++;
+    for (size_t i = 0; i < req->nrcpt; i++)
+        assert_int_equal(dlv_conn_reply(c, req->rcpt[i].offset, "2.0.0",
+                                        DLV_DELIVERED, "ok", &why), DLV_OK);
+    sb_release(&why);
+}
+
+/* serve_stop - the test's "ternd is stopping us" flag. */
+static bool serve_stop(void *ctx)
+{
+    return *(const bool *)ctx;
+}
+
+/* write_requests - n sample requests, then extra bytes, on fd. */
+static void write_requests(int fd, size_t n, const char *extra)
+{
+    dlv_request req;
+    strbuf out, why;
+
+    sb_init(&out, SB_NOLIMIT);
+    sb_init(&why, 512);
+    sample_request(&req);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(dlv_request_encode(&req, &out, &why), DLV_OK);
+    assert_int_equal(sb_puts(&out, extra), 0);
+    put(fd, sb_str(&out), sb_len(&out));
+    dlv_request_free(&req);
+    sb_release(&out);
+    sb_release(&why);
+}
+
+/*
+ * read_answers - all the agent wrote on fd until it closed, as answers to
+ * sample requests (two replies each): how many, and each one's reuse.
+ */
+static size_t read_answers(int fd, bool *reuse, size_t max)
+{
+    dlv_request req;
+    dlv_reply rep[2];
+    strbuf buf, why;
+    char chunk[512];
+    size_t n = 0, at = 0, ngood;
+    ssize_t got;
+
+    sb_init(&buf, SB_NOLIMIT);
+    sb_init(&why, 512);
+    sample_request(&req);
+    while ((got = read(fd, chunk, sizeof(chunk))) > 0)
+        assert_int_equal(sb_append(&buf, chunk, (size_t)got), 0);
+    while (at < sb_len(&buf) && n < max) {
+        const char *p = sb_str(&buf) + at, *end = p;
+
+        for (int msgs = 0; msgs < 2; msgs++)
+            end = strstr(end, "\n\n") + 2;
+        assert_int_equal(dlv_replies_parse(&req, p, (size_t)(end - p), rep,
+                                           &ngood, &why), DLV_OK);
+        assert_int_equal(rep[0].reuse, rep[1].reuse);
+        reuse[n++] = rep[1].reuse;
+        dlv_reply_free(&rep[0]);
+        dlv_reply_free(&rep[1]);
+        at += (size_t)(end - p);
+    }
+    assert_int_equal(at, sb_len(&buf));
+    dlv_request_free(&req);
+    sb_release(&buf);
+    sb_release(&why);
+    return n;
+}
+
+static void test_serve_loop(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t nreq;                    /* requests qmgr sends */
+        const char *extra;              /* then these bytes */
+        bool eof;                       /* then closes its side */
+        long max_use;
+        bool stop;                      /* ternd is stopping the agent */
+        size_t calls;                   /* requests handled */
+        bool reuse[3];                  /* the answers' reuse */
+        bool spent;                     /* budget spent: status shut */
+    } t[] = {
+        {"two requests, EOF", 2, "", true, 100, false, 2, {1, 1}, false},
+        {"EOF before any", 0, "", true, 100, false, 0, {0}, false},
+        {"budget of two", 3, "", true, 2, false, 2, {1, 0}, true},
+        {"budget of one", 2, "", true, 1, false, 1, {0}, true},
+        {"zero budget is one", 2, "", true, 0, false, 1, {0}, true},
+        {"ternd stopping", 2, "", true, 100, true, 1, {0}, false},
+        {"idle timeout", 1, "", false, 100, false, 1, {1}, false},
+        {"garbage next", 1, "request=deliver\nbogus=\x01\n\n", true, 100,
+         false, 1, {1}, false},
+        {"half a request", 1, "request=deliver\nqueue_id=", true, 100,
+         false, 1, {1}, false},
+        {"8-bit next", 1, "\xff\xfe\n\n", false, 100, false, 1, {1}, false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        int sp[2], st[2];
+        struct served sv = {0};
+        bool stop = t[i].stop, reuse[4] = {0}, spent;
+        struct pollfd p;
+        dlv_agent ag;
+        size_t n;
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, st), 0);
+        write_requests(sp[0], t[i].nreq, t[i].extra);
+        if (t[i].eof)
+            assert_int_equal(shutdown(sp[0], SHUT_WR), 0);
+        dlv_agent_init(&ag, t[i].max_use, st[1], serve_stop, &stop);
+        ag.idle_ms = 300;
+        spent = dlv_serve(&ag, sp[1], serve_handler, &sv);
+        assert_int_equal(close(sp[1]), 0);
+        n = read_answers(sp[0], reuse, 4);
+        p = (struct pollfd){.fd = st[1], .events = POLLIN};
+        if (sv.calls != t[i].calls || n != t[i].calls || spent != t[i].spent
+            || ag.served != t[i].calls
+            || (poll(&p, 1, 0) == 1) != t[i].spent)
+            fail_msg("%s: calls %zu answers %zu spent %d served %lu",
+                     t[i].name, sv.calls, n, spent, ag.served);
+        for (size_t k = 0; k < n; k++)
+            if (reuse[k] != t[i].reuse[k])
+                fail_msg("%s: answer %zu reuse %d", t[i].name, k, reuse[k]);
+        assert_int_equal(close(sp[0]), 0);
+        assert_int_equal(close(st[0]), 0);
+        assert_int_equal(close(st[1]), 0);
+    }
+}
+
+/* The budget counts requests across connections, not connections. */
+static void test_serve_budget_across_connections(void **state)
+{
+    struct served sv = {0};
+    bool stop = false, reuse[4];
+    dlv_agent ag;
+    int sp[2];
+
+    (void)state;
+    dlv_agent_init(&ag, 3, -1, serve_stop, &stop);
+    ag.idle_ms = 300;
+    for (int conn = 0; conn < 2; conn++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+        write_requests(sp[0], 2, "");
+        assert_int_equal(shutdown(sp[0], SHUT_WR), 0);
+        assert_int_equal(dlv_serve(&ag, sp[1], serve_handler, &sv), conn == 1);
+        assert_int_equal(close(sp[1]), 0);
+        assert_int_equal(read_answers(sp[0], reuse, 4), conn == 0 ? 2 : 1);
+        assert_true(conn == 0 ? reuse[0] && reuse[1] : !reuse[0]);
+        assert_int_equal(close(sp[0]), 0);
+    }
+    assert_int_equal(sv.calls, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_format_delay),
         cmocka_unit_test(test_log_line),
         cmocka_unit_test(test_request_open),
+        cmocka_unit_test(test_serve_loop),
+        cmocka_unit_test(test_serve_budget_across_connections),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
