@@ -10,6 +10,19 @@
  * agent socket, a lost connection, a malformed reply or the guard timeout
  * defers the unanswered recipients (logged by qmgr) and counts as a
  * failure of the destination; a full agent backlog puts the job back.
+ *
+ * Connections are reused: after a complete answer whose replies say
+ * reuse=1 the connection joins its transport's idle pool (at most the
+ * transport's process and destination concurrency limits), and the next
+ * job of that transport takes it before connecting anew. Idle pooled
+ * connections are polled: any event (the agent went away) or
+ * QMGR_POOL_IDLE seconds close them, well before the agent's own
+ * DLV_IDLE_MS, so the agent never closes first; all are closed when
+ * qmgr stops (also on reload: ternd restarts qmgr). No more connections
+ * to a transport than its process limit are open, so a new connection
+ * never waits in the backlog behind agents kept busy by reuse. A request
+ * on a reused connection that finds it closed is deferred like any lost
+ * connection and never re-sent elsewhere in the same pass.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +37,7 @@
 #include "queue/qmgr_private.h"
 
 #define QD_READ_CHUNK 8192
+#define QD_FULL_MAX 64                  /* jobs put back per dispatch pass */
 
 /* qd_site_failure - no recipient reached a verdict through a working peer. */
 static bool qd_site_failure(const dlv_reply *rep, size_t ngood, size_t n)
@@ -100,43 +114,156 @@ static int qd_connect(qmgr *q, const char *transport)
     return unix_connect(sb_str(&q->path), SOCK_NONBLOCK);
 }
 
-/* qd_start - start one job: a connection, or an immediate outcome. */
-static void qd_start(qmgr *q, qmgr_job *job, time_t now)
+/*
+ * qd_limit - connections of a transport qmgr may hold: its master.cf
+ * process limit (ternd never runs more agents: a connection beyond it
+ * would wait in the backlog behind reused ones), and for the idle pool
+ * (pool) also its destination concurrency limit.
+ */
+static size_t qd_limit(const qmgr *q, const char *transport, bool pool)
+{
+    const struct conf_service *svc = conf_service_find(q->cf, transport,
+                                                       "unix");
+    size_t lim = QMGR_CONN_MAX;
+    long conc;
+
+    if (svc != NULL && svc->maxproc > 0 && (size_t)svc->maxproc < lim)
+        lim = (size_t)svc->maxproc;
+    if (pool && (conc = conf_get_transport_int(q->cf, transport,
+                                               "destination_concurrency_limit"))
+        > 0 && (size_t)conc < lim)
+        lim = (size_t)conc;
+    return lim;
+}
+
+/* qd_count - connections to transport (pooled: only the idle ones). */
+static size_t qd_count(const qmgr *q, const char *transport, bool pooled)
+{
+    size_t n = 0;
+
+    for (const qm_conn *c = q->conns; c != NULL; c = c->next)
+        if ((!pooled || c->pooled) && strcmp(c->transport, transport) == 0)
+            n++;
+    return n;
+}
+
+/*
+ * qd_pool_take - an idle connection to the job's transport, preferably
+ * one whose agent last went to the same nexthop (its SMTP session may
+ * still be open); NULL when there is none.
+ */
+static qm_conn *qd_pool_take(qmgr *q, const qmgr_job *job)
+{
+    qm_conn *any = NULL;
+
+    if (q->npooled == 0)
+        return NULL;
+    for (qm_conn *c = q->conns; c != NULL; c = c->next) {
+        if (!c->pooled || strcmp(c->transport, job->transport) != 0)
+            continue;
+        if (strcmp(c->nexthop, job->nexthop) == 0) {
+            any = c;
+            break;
+        }
+        if (any == NULL)
+            any = c;
+    }
+    if (any != NULL) {
+        any->pooled = false;
+        q->npooled--;
+    }
+    return any;
+}
+
+/* qd_conn_new - a fresh connection on the list (fd connected). */
+static qm_conn *qd_conn_new(qmgr *q, int fd, const char *transport)
 {
     qm_conn *c = xcalloc(1, sizeof(*c));
-    strbuf why;
+
+    c->fd = fd;
+    c->transport = xstrdup(transport);
+    c->nexthop = xstrdup("");
+    dlv_request_init(&c->req);
+    sb_init(&c->out, SB_NOLIMIT);
+    sb_init(&c->in, 0);
+    c->next = q->conns;
+    q->conns = c;
+    q->nconns++;
+    return c;
+}
+
+/*
+ * qd_open - a pooled or new connection for job; NULL with *full (put the
+ * job back) or with why (defer it).
+ */
+static qm_conn *qd_open(qmgr *q, qmgr_job *job, time_t now, bool *full,
+                        strbuf *why)
+{
+    qm_conn *c = qd_pool_take(q, job);
+    int fd;
+
+    if (c != NULL)
+        return c;
+    if (qd_count(q, job->transport, false) >= qd_limit(q, job->transport,
+                                                       false)) {
+        *full = true;                   /* every agent ternd may run is ours */
+        return NULL;
+    }
+    if ((fd = qd_connect(q, job->transport)) >= 0)
+        return qd_conn_new(q, fd, job->transport);
+    if (errno == EAGAIN) {              /* the agents are all busy */
+        q->pause_until = now + 1;
+        *full = true;
+    } else {
+        (void)sb_printf(why, "mail transport unavailable: connect to "
+                        "private/%s: %m", job->transport);
+    }
+    return NULL;
+}
+
+/*
+ * qd_start - start one job: a request on a pooled or new connection, or
+ * an immediate outcome. false when the job went back to the scheduler
+ * (the transport has no agent to spare): stop dispatching for this pass.
+ */
+static bool qd_start(qmgr *q, qmgr_job *job, time_t now)
+{
+    dlv_request req;
+    bool full = false;
+    qm_conn *c;
+    strbuf why, out;
 
     sb_init(&why, 1024);
-    qd_build(job, &c->req);
-    sb_init(&c->out, SB_NOLIMIT);
-    if (dlv_request_encode(&c->req, &c->out, &why) != DLV_OK) {
-        msg_warn("%s: cannot build delivery request: %s", c->req.queue_id,
+    sb_init(&out, SB_NOLIMIT);
+    qd_build(job, &req);
+    if (dlv_request_encode(&req, &out, &why) != DLV_OK) {
+        msg_warn("%s: cannot build delivery request: %s", req.queue_id,
                  sb_str(&why));
         qd_finish_job(q, job, NULL, 0, "4.3.5", "bad delivery request", now);
-    } else if ((c->fd = qd_connect(q, job->transport)) < 0) {
-        if (errno == EAGAIN) {          /* the agents are all busy */
-            qmgr_sched_requeue(q->sched, job);
-            q->pause_until = now + 1;
-        } else {
-            (void)sb_printf(&why, "mail transport unavailable: connect to "
-                            "private/%s: %m", job->transport);
-            msg_warn("%s", sb_str(&why));
-            qd_finish_job(q, job, NULL, 0, "4.3.0", sb_str(&why), now);
-        }
-    } else {
+    } else if ((c = qd_open(q, job, now, &full, &why)) != NULL) {
         c->job = *job;
+        dlv_request_free(&c->req);
+        c->req = req;
+        sb_release(&c->out);
+        c->out = out;
+        c->sent = 0;
+        sb_release(&c->in);
         sb_init(&c->in, (size_t)job->nrcpt * (DLV_VALUE_MAX + 256) + 4096);
         c->deadline = now + QMGR_DELIVERY_TIMEOUT;
-        c->next = q->conns;
-        q->conns = c;
-        q->nconns++;
+        free(c->nexthop);
+        c->nexthop = xstrdup(job->nexthop);
         sb_release(&why);
-        return;
+        return true;
+    } else if (full) {
+        qmgr_sched_requeue(q->sched, job);
+    } else {
+        msg_warn("%s", sb_str(&why));
+        qd_finish_job(q, job, NULL, 0, "4.3.0", sb_str(&why), now);
     }
-    dlv_request_free(&c->req);
-    sb_release(&c->out);
-    free(c);
+    dlv_request_free(&req);
+    sb_release(&out);
     sb_release(&why);
+    return !full;
 }
 
 /* qm_dispatch - defer dead destinations' mail, start what windows allow. */
@@ -160,9 +287,12 @@ void qm_dispatch(qmgr *q, time_t now)
         qmgr_job_free(&job);
     }
     sb_release(&why);
-    while (now >= q->pause_until && q->nconns < QMGR_CONN_MAX
-           && qmgr_sched_next(q->sched, now, &job))
-        qd_start(q, &job, now);
+    /* a full transport's job goes back; the round robin moves on */
+    for (int full = 0; full < QD_FULL_MAX && now >= q->pause_until
+         && q->nconns - q->npooled < QMGR_CONN_MAX
+         && qmgr_sched_next(q->sched, now, &job);)
+        if (!qd_start(q, &job, now))
+            full++;
 }
 
 /* qd_unlink - take c off the connection list and free it. */
@@ -174,19 +304,44 @@ static void qd_unlink(qmgr *q, qm_conn *c)
         pp = &(*pp)->next;
     *pp = c->next;
     q->nconns--;
+    if (c->pooled)
+        q->npooled--;
     if (c->fd >= 0 && close(c->fd) < 0)
         msg_warn("close agent connection: %m");
     dlv_request_free(&c->req);
     sb_release(&c->out);
     sb_release(&c->in);
+    free(c->transport);
+    free(c->nexthop);
     free(c);
 }
 
-/* qd_complete - the replies are in (or the agent went): apply, close. */
+/*
+ * qd_pool_put - keep c for the next job of its transport when the agent
+ * said it reads another request and the pool has room; else close it.
+ */
+static void qd_pool_put(qmgr *q, qm_conn *c, bool reuse, time_t now)
+{
+    if (!reuse || qd_count(q, c->transport, true)
+        >= qd_limit(q, c->transport, true)) {
+        qd_unlink(q, c);
+        return;
+    }
+    dlv_request_free(&c->req);
+    sb_reset(&c->out);
+    sb_reset(&c->in);
+    c->sent = 0;
+    c->pooled = true;
+    c->deadline = now + QMGR_POOL_IDLE;
+    q->npooled++;
+}
+
+/* qd_complete - the replies are in (or the agent went): apply; pool or close. */
 static void qd_complete(qmgr *q, qm_conn *c, time_t now)
 {
     dlv_reply *rep = xcalloc(c->job.nrcpt, sizeof(*rep));
     size_t ngood = 0;
+    bool reuse;
     strbuf why;
     int rc;
 
@@ -196,6 +351,7 @@ static void qd_complete(qmgr *q, qm_conn *c, time_t now)
     if (rc == DLV_PROTO)
         msg_warn("%s: delivery agent %s: %s", c->req.queue_id,
                  c->job.transport, sb_str(&why));
+    reuse = rc == DLV_OK && rep[c->job.nrcpt - 1].reuse;
     qd_finish_job(q, &c->job, rep, ngood, "4.3.0",
                   rc == DLV_PROTO ? "delivery agent protocol error"
                   : "lost connection with delivery agent", now);
@@ -203,7 +359,7 @@ static void qd_complete(qmgr *q, qm_conn *c, time_t now)
         dlv_reply_free(&rep[i]);
     free(rep);
     sb_release(&why);
-    qd_unlink(q, c);
+    qd_pool_put(q, c, reuse, now);
 }
 
 /* qd_fail - the connection broke before any reply could be read. */
@@ -227,7 +383,11 @@ static void qd_write(qmgr *q, qm_conn *c, time_t now)
         qd_fail(q, c, "lost connection with delivery agent", now);
 }
 
-/* qd_read - take what the agent sent; complete when all replies are in. */
+/*
+ * qd_read - take what the agent sent; complete when all replies are in or
+ * the agent closed (on a reused connection too: its recipients are
+ * deferred, never sent again elsewhere in this pass).
+ */
 static void qd_read(qmgr *q, qm_conn *c, time_t now)
 {
     char buf[QD_READ_CHUNK];
@@ -247,6 +407,10 @@ static void qd_read(qmgr *q, qm_conn *c, time_t now)
 /* qm_conn_events - handle poll events on one connection. */
 void qm_conn_events(qmgr *q, qm_conn *c, short revents, time_t now)
 {
+    if (c->pooled) {                    /* the agent went away (or babbles) */
+        qd_unlink(q, c);
+        return;
+    }
     if ((revents & POLLOUT) && c->sent < sb_len(&c->out)) {
         qd_write(q, c, now);
         return;                         /* c may be gone */
@@ -255,23 +419,28 @@ void qm_conn_events(qmgr *q, qm_conn *c, short revents, time_t now)
         qd_read(q, c, now);
 }
 
-/* qm_conn_timeouts - fail connections past their guard deadline. */
+/* qm_conn_timeouts - fail deliveries past their guard, close idle ones. */
 void qm_conn_timeouts(qmgr *q, time_t now)
 {
     qm_conn *c = q->conns, *next;
 
     for (; c != NULL; c = next) {
         next = c->next;
-        if (now >= c->deadline)
+        if (now < c->deadline)
+            continue;
+        if (c->pooled)
+            qd_unlink(q, c);
+        else
             qd_fail(q, c, "timeout waiting for delivery agent", now);
     }
 }
 
-/* qm_conn_close_all - abandon every connection (qmgr stops). */
+/* qm_conn_close_all - abandon every connection (qmgr stops or reloads). */
 void qm_conn_close_all(qmgr *q)
 {
     while (q->conns != NULL) {
-        qmgr_job_free(&q->conns->job);
+        if (!q->conns->pooled)
+            qmgr_job_free(&q->conns->job);
         qd_unlink(q, q->conns);
     }
 }

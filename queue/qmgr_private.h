@@ -50,7 +50,6 @@ typedef struct qm_conn {
     char *transport;            /* the agent's service, for the pool */
     char *nexthop;              /* of its last request (agent's cache) */
     bool pooled;                /* idle, waiting for a next job */
-    bool reused;                /* this request went on a pooled one */
     struct qm_conn *next;
 } qm_conn;
 
