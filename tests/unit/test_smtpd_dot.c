@@ -170,6 +170,196 @@ static void test_long_line_and_stop(void **state)
     sb_release(&out);
 }
 
+/*
+ * Split invariance against a reference: smtpd_dot_feed copies runs of
+ * plain text in bulk, so random messages (normal lines, long lines past
+ * 2048 bytes, stuffed dots, every smuggling ending, NUL and 8-bit bytes)
+ * are fed whole, one byte at a time, in random chunks, in 2048-byte pieces
+ * and in smtpd's line pieces, and each outcome must equal what a plain
+ * per-byte model of the rules in smtpd_dot.h gives.
+ */
+struct ref_result {
+    enum smtpd_dot_state state;
+    size_t consumed;
+    bool nul, eight_bit;
+};
+
+/* ref_text - the per-byte rule inside a line. */
+static enum smtpd_dot_state ref_text(unsigned char c, strbuf *out)
+{
+    if (c == '\r')
+        return SMTPD_DOT_CR;
+    if (c == '\n')
+        return SMTPD_DOT_BARE_LF;
+    if (c != '\0')
+        assert_int_equal(sb_putc(out, c), 0);
+    return SMTPD_DOT_TEXT;
+}
+
+/* ref_next - the reference machine: one byte, one state. */
+static enum smtpd_dot_state ref_next(enum smtpd_dot_state st, unsigned char c,
+                                     strbuf *out)
+{
+    switch (st) {
+    case SMTPD_DOT_BOL:
+        return c == '.' ? SMTPD_DOT_DOT : ref_text(c, out);
+    case SMTPD_DOT_DOT:
+        return c == '\r' ? SMTPD_DOT_DOT_CR : ref_text(c, out);
+    case SMTPD_DOT_DOT_CR:
+        return c == '\n' ? SMTPD_DOT_DONE : SMTPD_DOT_BARE_CR;
+    case SMTPD_DOT_CR:
+        if (c != '\n')
+            return SMTPD_DOT_BARE_CR;
+        assert_int_equal(sb_append(out, "\r\n", 2), 0);
+        return SMTPD_DOT_BOL;
+    default:
+        return ref_text(c, out);
+    }
+}
+
+/* ref_feed - the whole input through the reference, byte by byte. */
+static void ref_feed(const unsigned char *in, size_t len, strbuf *out,
+                     struct ref_result *r)
+{
+    enum smtpd_dot_state st = SMTPD_DOT_BOL;
+    size_t i;
+
+    r->nul = r->eight_bit = false;
+    for (i = 0; i < len && st != SMTPD_DOT_DONE && st != SMTPD_DOT_BARE_LF
+         && st != SMTPD_DOT_BARE_CR; i++) {
+        r->nul |= in[i] == '\0';
+        r->eight_bit |= in[i] >= 0x80;
+        st = ref_next(st, in[i], out);
+    }
+    r->state = st;
+    r->consumed = i;
+}
+
+/* Pieces of a random message; plain text is the most common. */
+static const char *const gen_tokens[] = {
+    "Subject: hello", "some ordinary body text", "x", "\r\n", "\r\n", "\r\n",
+    "\r\n..stuffed", "\r\n.", ".", "\r", "\n", "\r\n.\n", "\r.\r", "\n.\r\n",
+    "\r\n.\r", "\xc3\xa9t\xc3\xa9", "\x80", "\xff",
+};
+
+/* gen_message - a random message of plain lines and hostile bytes. */
+static void gen_message(unsigned *seed, strbuf *m)
+{
+    size_t ntok = 1 + (size_t)rand_r(seed) % 60;
+    size_t ngen = sizeof(gen_tokens) / sizeof(gen_tokens[0]);
+
+    sb_reset(m);
+    for (size_t k = 0; k < ntok; k++) {
+        int r = rand_r(seed) % 100;
+
+        if (r < 40)
+            assert_int_equal(sb_puts(m, "a plain line of text\r\n"), 0);
+        else if (r < 44) {
+            size_t n = (size_t)rand_r(seed) % 5000;     /* past 2048 */
+
+            for (size_t j = 0; j < n; j++)
+                assert_int_equal(sb_putc(m, 'a' + (int)(j % 26)), 0);
+        } else if (r < 46)
+            assert_int_equal(sb_putc(m, '\0'), 0);
+        else if (r < 48 && rand_r(seed) % 8 == 0)
+            assert_int_equal(sb_puts(m, "\r\n.\r\n"), 0);
+        else
+            assert_int_equal(sb_puts(m, gen_tokens[(size_t)rand_r(seed)
+                                                   % ngen]), 0);
+    }
+    if (rand_r(seed) % 2)
+        assert_int_equal(sb_puts(m, "\r\n.\r\nQUIT\r\n"), 0);
+}
+
+/* Ways to cut an input into feeds. */
+enum split_kind { SPLIT_WHOLE, SPLIT_BYTE, SPLIT_RANDOM, SPLIT_2048,
+                  SPLIT_LINES, SPLIT_KINDS };
+
+/* split_next - the end of the next feed starting at pos. */
+static size_t split_next(enum split_kind k, const unsigned char *in,
+                         size_t len, size_t pos, unsigned *seed)
+{
+    const unsigned char *nl;
+
+    switch (k) {
+    case SPLIT_BYTE:
+        return pos + 1;
+    case SPLIT_RANDOM:
+        return pos + 1 + (size_t)rand_r(seed) % 700;
+    case SPLIT_2048:
+        return pos + 2048;
+    case SPLIT_LINES:       /* smtpd's pieces: to each LF, at most 2048 */
+        nl = memchr(in + pos, '\n', len - pos);
+        if (nl != NULL && (size_t)(nl - in) + 1 - pos <= 2048)
+            return (size_t)(nl - in) + 1;
+        return pos + 2048;
+    default:
+        return len;
+    }
+}
+
+/* split_run - feed in by kind; compare with the reference outcome. */
+static void split_run(const strbuf *m, enum split_kind k, unsigned *seed,
+                      const strbuf *want, const struct ref_result *r)
+{
+    const unsigned char *in = (const unsigned char *)sb_str(m);
+    size_t len = sb_len(m), pos = 0, consumed = 0;
+    smtpd_dot d;
+    strbuf out;
+
+    smtpd_dot_init(&d);
+    sb_init(&out, SB_NOLIMIT);
+    for (int guard = 0; pos < len && guard < 1000000; guard++) {
+        size_t end = split_next(k, in, len, pos, seed);
+        ssize_t n;
+
+        if (end > len)
+            end = len;
+        n = smtpd_dot_feed(&d, in + pos, end - pos, &out);
+        assert_true(n >= 0);
+        consumed += (size_t)n;
+        if ((size_t)n < end - pos || smtpd_dot_stopped(&d))
+            break;
+        pos = end;
+    }
+    if (d.state != r->state || consumed != r->consumed)
+        print_error("split %d: state %d/%d consumed %zu/%zu\n", (int)k,
+                    (int)d.state, (int)r->state, consumed, r->consumed);
+    assert_int_equal(d.state, r->state);
+    assert_int_equal(consumed, r->consumed);
+    assert_int_equal(d.nul, r->nul);
+    assert_int_equal(d.eight_bit, r->eight_bit);
+    assert_int_equal(sb_len(&out), sb_len(want));
+    assert_memory_equal(sb_str(&out), sb_str(want), sb_len(want));
+    sb_release(&out);
+}
+
+static void test_splits_match_reference(void **state)
+{
+    unsigned seed = 4242;
+    strbuf m, want;
+    struct ref_result r;
+    size_t ends[SMTPD_DOT_BARE_CR + 1] = {0};
+
+    (void)state;
+    sb_init(&m, SB_NOLIMIT);
+    sb_init(&want, SB_NOLIMIT);
+    for (int round = 0; round < 400; round++) {
+        gen_message(&seed, &m);
+        sb_reset(&want);
+        ref_feed((const unsigned char *)sb_str(&m), sb_len(&m), &want, &r);
+        ends[r.state]++;
+        for (int k = 0; k < SPLIT_KINDS; k++)
+            split_run(&m, (enum split_kind)k, &seed, &want, &r);
+    }
+    /* the generator reached the end and every error */
+    assert_true(ends[SMTPD_DOT_DONE] > 0);
+    assert_true(ends[SMTPD_DOT_BARE_LF] > 0);
+    assert_true(ends[SMTPD_DOT_BARE_CR] > 0);
+    sb_release(&m);
+    sb_release(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_random_splits),
         cmocka_unit_test(test_long_line_and_stop),
+        cmocka_unit_test(test_splits_match_reference),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
