@@ -1,9 +1,12 @@
 /*
  * qfile - queue file writer, in-place updates, removal and quarantine.
  *
- * A writer owns one temporary file ("tmp.*", ignored by every reader and
- * listing) and a bounded output buffer; content of any size passes through
- * in chunks. Any failure poisons the writer: every later call, including
+ * A writer owns one temporary file and a bounded output buffer; content of
+ * any size passes through in chunks. The file is unnamed (O_TMPFILE) where
+ * the file system allows it and linked under its queue ID at commit;
+ * otherwise it is a "tmp.*" file (ignored by every reader and listing)
+ * renamed at commit. An unnamed file needs no directory entry while it is
+ * written: no directory lock for its creation, nothing left after a crash. Any failure poisons the writer: every later call, including
  * qfile_commit, fails, so a caller can never commit a message that lost a
  * record. qfile_commit and qfile_abort free the writer and never leave a
  * temporary file behind on their own error paths.
@@ -31,6 +34,7 @@ struct qfile_writer {
     spool *sp;
     enum spool_dir dir;
     int fd;
+    bool unnamed;                       /* O_TMPFILE: linked at commit */
     char tmpname[64];
     strbuf out;                         /* bytes not yet written */
     off_t flushed;                      /* bytes already in the file */
@@ -139,20 +143,31 @@ static int qfile_emit_text(qfile_writer *w, int type, const char *name,
     return qfile_emit(w, type, s, len);
 }
 
-/* qfile_create - open a fresh temporary file in dir. */
-qfile_writer *qfile_create(spool *sp, enum spool_dir dir, mode_t mode,
-                           strbuf *why)
+/*
+ * qfile_open_unnamed - an O_TMPFILE file in dirfd, or -1 when this file
+ * system or kernel has none, or /proc (which linkat needs to give it a
+ * name) is missing; the answer is remembered in the spool.
+ */
+static int qfile_open_unnamed(spool *sp, int dirfd, mode_t mode)
 {
-    int dirfd = spool_dirfd(sp, dir), fd = -1;
-    struct timeval tv;
-    qfile_writer *w;
+    int fd;
 
-    if (dirfd < 0) {
-        (void)sb_printf(why, "open %s/%s: %s", sp->top,
-                        spool_name(dir) ? spool_name(dir) : "?", strerror(errno));
-        return NULL;
-    }
-    w = xcalloc(1, sizeof(*w));
+    if (sp->tmpfile == 0)
+        sp->tmpfile = faccessat(AT_FDCWD, "/proc/self/fd", X_OK, 0) == 0 ? 1 : -1;
+    if (sp->tmpfile < 0)
+        return -1;
+    fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode & 0777);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+        sp->tmpfile = -1;
+    return fd;
+}
+
+/* qfile_open_named - a fresh "tmp.*" file in dirfd; its name into w. */
+static int qfile_open_named(qfile_writer *w, int dirfd, mode_t mode)
+{
+    struct timeval tv;
+    int fd = -1;
+
     for (int i = 0; i < QFILE_TMP_TRIES && fd < 0; i++) {
         if (gettimeofday(&tv, NULL) < 0)
             tv.tv_sec = tv.tv_usec = 0;
@@ -165,12 +180,35 @@ qfile_writer *qfile_create(spool *sp, enum spool_dir dir, mode_t mode,
         if (fd < 0 && errno != EEXIST)
             break;
     }
+    return fd;
+}
+
+/* qfile_create - open a fresh temporary file in dir. */
+qfile_writer *qfile_create(spool *sp, enum spool_dir dir, mode_t mode,
+                           strbuf *why)
+{
+    int dirfd = spool_dirfd(sp, dir), fd;
+    qfile_writer *w;
+
+    if (dirfd < 0) {
+        (void)sb_printf(why, "open %s/%s: %s", sp->top,
+                        spool_name(dir) ? spool_name(dir) : "?", strerror(errno));
+        return NULL;
+    }
+    w = xcalloc(1, sizeof(*w));
+    if ((fd = qfile_open_unnamed(sp, dirfd, mode)) >= 0) {
+        w->unnamed = true;
+        (void)fmt_fixed(w->tmpname, sizeof(w->tmpname), "(unnamed)");
+    } else {
+        fd = qfile_open_named(w, dirfd, mode);
+    }
     if (fd < 0 || fchmod(fd, mode & 0777) < 0) {
         (void)sb_printf(why, "create queue file in %s/%s: %s", sp->top,
                         spool_name(dir), strerror(errno));
         if (fd >= 0) {
             (void)close(fd);
-            (void)unlinkat(dirfd, w->tmpname, 0);
+            if (!w->unnamed)
+                (void)unlinkat(dirfd, w->tmpname, 0);
         }
         free(w);
         return NULL;
@@ -384,10 +422,42 @@ int qfile_commit(qfile_writer *w, qid_gen *gen, char *qid, size_t qid_size)
     return qfile_commit_into(w, w->dir, gen, qid, qid_size);
 }
 
+/* qfile_link - give the unnamed file the name `name` in tofd (no replace). */
+static int qfile_link(const qfile_writer *w, int tofd, const char *name)
+{
+    char path[64];
+
+    if (fmt_fixed(path, sizeof(path), "/proc/self/fd/%d", w->fd) < 0)
+        return -1;
+    return linkat(AT_FDCWD, path, tofd, name, AT_SYMLINK_FOLLOW);
+}
+
+/* qfile_claim_link - link the unnamed file under a fresh ID from its inode. */
+static int qfile_claim_link(qfile_writer *w, int tofd, qid_gen *gen,
+                            char *qid, size_t qid_size)
+{
+    struct stat st;
+
+    if (fstat(w->fd, &st) < 0)
+        return -1;
+    for (int i = 0; i < QFILE_TMP_TRIES; i++) {
+        if (qid_next(gen, (uint64_t)st.st_ino, qid, qid_size) < 0)
+            return -1;
+        if (qfile_link(w, tofd, qid) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 /* qfile_name - give the finished file its queue ID in directory tofd. */
 static int qfile_name(qfile_writer *w, int dirfd, int tofd, bool same,
                       qid_gen *gen, char *qid, size_t qid_size)
 {
+    if (w->unnamed && w->qid[0] == '\0')
+        return qfile_claim_link(w, tofd, gen, qid, qid_size);
     /* into another directory the ID must be chosen before the rename */
     if (!same && w->qid[0] == '\0'
         && qfile_reserve_id(w, gen, qid, qid_size) < 0)
@@ -396,34 +466,30 @@ static int qfile_name(qfile_writer *w, int dirfd, int tofd, bool same,
         return qid_claim(gen, dirfd, w->tmpname, w->fd, qid, qid_size);
     if (fmt_fixed(qid, qid_size, "%s", w->qid) < 0)
         return -1;
+    if (w->unnamed)
+        return qfile_link(w, tofd, w->qid);
     return renameat2(dirfd, w->tmpname, tofd, w->qid, RENAME_NOREPLACE);
 }
 
 /*
- * qfile_commit_into - write END, name the file in directory `to` (one
- * no-replace rename), then fsync the file and that directory; only then
- * is it committed. Naming before the syncs lets one device flush cover
- * both: the file's fsync also writes the directory block holding its new
- * name, so the directory fsync that follows has nothing left to write
- * (and on a journaled file system one journal commit carries both).
- * Durability is unchanged: 0 is returned only after the content and the
- * name are both synced. What is new is a short window in which a complete
- * but not yet synced file is visible under its queue ID: qmgr may take
- * and deliver it before the syncs end; if a sync then fails, the name is
- * removed (when still there) and the caller answers 4xx - the client
- * retries, so the worst case is a duplicate, never a loss. After a crash
- * inside the window the name is absent, or names a complete file, or a
- * short one, which the reader rejects (no END) and quarantines: it never
- * got its 250 (docs/queue.md, "Commit order"). The old directory's fsync only settles the temporary
- * name's removal (a stale temporary is purged later).
+ * qfile_commit_into - write END and fsync the file; then give it its name
+ * in directory `to` (a link of the unnamed file, or one no-replace rename
+ * of the temporary) and fsync that directory: only then is it committed,
+ * and the name never shows a file whose content is not yet on disk. A
+ * failed directory fsync takes the name back and fails (the caller
+ * answers 4xx). For a renamed temporary the old directory's fsync only
+ * settles the temporary name's removal (a stale temporary is purged
+ * later); an unnamed file leaves nothing behind (docs/queue.md, "Commit
+ * order").
  */
 int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
                       char *qid, size_t qid_size)
 {
     int dirfd = spool_dirfd(w->sp, w->dir), tofd = spool_dirfd(w->sp, to);
 
-    if (w->failed || qfile_finish(w) < 0) {
-        msg_warn("queue file %s: %s", w->tmpname, sb_str(&w->err));
+    if (w->failed || qfile_finish(w) < 0 || fsync(w->fd) < 0) {
+        msg_warn("queue file %s: %s", w->tmpname,
+                 w->failed ? sb_str(&w->err) : strerror(errno));
         qfile_abort(w);
         return -1;
     }
@@ -434,15 +500,15 @@ int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
         qfile_abort(w);
         return -1;
     }
-    if (fsync(w->fd) < 0 || fsync(tofd) < 0) {
+    if (fsync(tofd) < 0) {
         /* Named but not known durable: take the name back, answer 4xx. */
-        msg_warn("fsync %s/%s/%s: %m", w->sp->top, spool_name(to), qid);
+        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(to));
         if (unlinkat(tofd, qid, 0) < 0 && errno != ENOENT)
             msg_warn("remove %s/%s/%s: %m", w->sp->top, spool_name(to), qid);
         qfile_free(w);
         return -1;
     }
-    if (to != w->dir && fsync(dirfd) < 0)
+    if (!w->unnamed && to != w->dir && fsync(dirfd) < 0)
         msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(w->dir));
     qfile_free(w);
     return 0;
@@ -470,7 +536,7 @@ void qfile_abort(qfile_writer *w)
 
     if (w == NULL)
         return;
-    dirfd = spool_dirfd(w->sp, w->dir);
+    dirfd = w->unnamed ? -1 : spool_dirfd(w->sp, w->dir);
     if (dirfd >= 0 && unlinkat(dirfd, w->tmpname, 0) < 0 && errno != ENOENT)
         msg_warn("remove %s: %m", w->tmpname);
     qfile_free(w);

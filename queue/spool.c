@@ -41,6 +41,7 @@ static const struct spool_def {
 void spool_init(spool *sp, const char *queue_directory)
 {
     sp->top = xstrdup(queue_directory);
+    sp->tmpfile = 0;
     for (int i = 0; i < SPOOL_NDIRS; i++)
         sp->dirfd[i] = -1;
 }

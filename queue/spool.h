@@ -37,6 +37,7 @@ enum spool_dir {
 typedef struct spool {
     char *top;                  /* queue_directory */
     int dirfd[SPOOL_NDIRS];     /* -1 until first use */
+    int tmpfile;                /* unnamed queue files: 0 untried, 1 yes, -1 no */
 } spool;
 
 /* spool_init - remember queue_directory; opens nothing yet. */

@@ -52,6 +52,15 @@ static int setup(void **state)
     return 0;
 }
 
+/* setup_named - as setup, with O_TMPFILE off: named "tmp.*" writers. */
+static int setup_named(void **state)
+{
+    int rc = setup(state);
+
+    ((struct fixture *)*state)->sp.tmpfile = -1;
+    return rc;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw)
 {
@@ -137,7 +146,8 @@ static void test_round_trip(void **state)
 
     assert_non_null(w);
     assert_int_equal(count_dir(f, SPOOL_INCOMING, &temps), 0);
-    assert_int_equal(temps, 1);         /* uncommitted: only a temp name */
+    /* uncommitted: unnamed (O_TMPFILE), or only a temporary name */
+    assert_int_equal(temps, f->sp.tmpfile > 0 ? 0 : 1);
     assert_int_equal(qfile_put_env(w, &env), 0);
     assert_int_equal(qfile_add_rcpt(w, &rcpts[0]), 0);
     assert_int_equal(qfile_add_rcpt(w, &rcpts[1]), 0);
@@ -802,6 +812,7 @@ static void test_purge_temp(void **state)
 
     (void)commit_small(f, qid, &bytes);
     free(bytes);
+    f->sp.tmpfile = -1;                 /* named temporaries, as without O_TMPFILE */
     stale = qfile_create(&f->sp, SPOOL_MAILDROP, 0644, &f->why);
     live = qfile_create(&f->sp, SPOOL_MAILDROP, 0644, &f->why);
     assert_non_null(stale);
@@ -823,7 +834,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup_named, teardown),
         cmocka_unit_test_setup_teardown(test_commit_into_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_into_hold, setup_named,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_spool_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_rcpts_null_sender_and_marking,
                                         setup, teardown),
