@@ -10,7 +10,6 @@
  * delivers as the user it runs as. A configuration it cannot use stops it
  * at start with the reason.
  */
-#include <unistd.h>
 
 #include "common/msg.h"
 #include "local/virtual.h"
@@ -33,8 +32,8 @@ static int virtual_init(server *srv)
 
     sb_init(&why, 1024);
     dlv_agent_init(&virtual_main_budget,
-                   conf_get_int(server_conf(srv), "max_use"), SERVER_STATUS_FD,
-                   virtual_stopping, srv);
+                   conf_get_int(server_conf(srv), "max_use"), virtual_stopping,
+                   srv);
     virtual_main_agent = virtual_agent_new(server_conf(srv), &why);
     if (virtual_main_agent == NULL)
         msg_warn("%s", sb_str(&why));
@@ -45,10 +44,8 @@ static int virtual_init(server *srv)
 /* virtual_session - the delivery requests of one connection. */
 static void virtual_session(server *srv, int fd)
 {
-    (void)srv;
-    if (fd == STDIN_FILENO)
-        virtual_main_budget.status_fd = -1; /* stand-alone: no status socket */
-    (void)virtual_agent_serve(virtual_main_agent, &virtual_main_budget, fd);
+    if (virtual_agent_serve(virtual_main_agent, &virtual_main_budget, fd))
+        server_retire(srv);
 }
 
 int main(int argc, char **argv)

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -247,6 +248,12 @@ bool server_stopping(server *srv)
     return srv->stopping;
 }
 
+/* server_retire - finish after the current request. */
+void server_retire(server *srv)
+{
+    srv->stopping = true;
+}
+
 /* server_drain - read a trigger client's request bytes, briefly. */
 static void server_drain(int fd)
 {
@@ -430,6 +437,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     server_drop(&srv);
     if (ops->init && ops->init(&srv) < 0)
         msg_fatal("%s: initialization failed", ops->program);
+    /* give back what set-up freed: dozens of processes sit idle like this */
+    (void)malloc_trim(0);
     if (srv.standalone) {
         if (ops->mode == SERVER_SESSION && ops->session)
             ops->session(&srv, STDIN_FILENO);

@@ -92,4 +92,11 @@ void *server_app(const server *srv);
  */
 bool server_stopping(server *srv);
 
+/*
+ * server_retire - end the process after the current request, as after
+ * max_use: for a program whose own budget counts something else than
+ * connections (a delivery agent's requests, docs/delivery-protocol.md).
+ */
+void server_retire(server *srv);
+
 #endif

@@ -8,7 +8,6 @@
  * the text written after "discard:") and "discarded" when that is empty.
  * It never writes the queue file; qmgr marks the recipients.
  */
-#include <unistd.h>
 
 #include "master/server.h"
 #include "queue/dlv.h"
@@ -26,18 +25,17 @@ static bool discard_stopping(void *srv)
 static int discard_init(server *srv)
 {
     dlv_agent_init(&discard_budget, conf_get_int(server_conf(srv), "max_use"),
-                   SERVER_STATUS_FD, discard_stopping, srv);
+                   discard_stopping, srv);
     return 0;
 }
 
 /* discard_session - delivery requests on one connection (stdin: -S). */
 static void discard_session(server *srv, int fd)
 {
-    if (fd == STDIN_FILENO)
-        discard_budget.status_fd = -1;  /* stand-alone: no status socket */
-    (void)dlv_serve_simple(&discard_budget, fd,
-                           conf_get_str(server_conf(srv), "queue_directory"),
-                           DLV_DELIVERED, "sent", "discarded");
+    if (dlv_serve_simple(&discard_budget, fd,
+                         conf_get_str(server_conf(srv), "queue_directory"),
+                         DLV_DELIVERED, "sent", "discarded"))
+        server_retire(srv);
 }
 
 int main(int argc, char **argv)

@@ -216,7 +216,6 @@ typedef struct dlv_agent {
     unsigned long max_use;              /* requests before the process ends */
     unsigned long served;               /* requests answered so far */
     int idle_ms;                        /* wait for a next request */
-    int status_fd;                      /* the skeleton's status socket; -1 */
     bool (*stopping)(void *ctx);        /* ternd wants the process gone */
     void *stop_ctx;
 } dlv_agent;
@@ -237,12 +236,11 @@ typedef void (*dlv_handler)(void *ctx, dlv_conn *c, const dlv_request *req,
                             const struct timeval *got);
 
 /*
- * dlv_agent_init - a fresh budget of max_use requests (at least 1).
- * status_fd: the server skeleton's status socket (SERVER_STATUS_FD), or
- * -1 when there is none (stand-alone); stopping(ctx): server_stopping.
+ * dlv_agent_init - a fresh budget of max_use requests (at least 1);
+ * stopping(ctx): server_stopping.
  */
-void dlv_agent_init(dlv_agent *ag, long max_use, int status_fd,
-                    bool (*stopping)(void *), void *ctx);
+void dlv_agent_init(dlv_agent *ag, long max_use, bool (*stopping)(void *),
+                    void *ctx);
 
 /*
  * dlv_conn_reply - dlv_reply_write on c; the first reply of a request
@@ -255,10 +253,8 @@ int dlv_conn_reply(dlv_conn *c, off_t offset, const char *dsn,
 /*
  * dlv_serve - serve requests on fd (not closed here) one after another
  * until EOF, DLV_IDLE_MS without a next request, a malformed request, a
- * reply that cannot be written, ternd stopping, or the budget is spent.
- * A spent budget shuts the reading side of status_fd, so the skeleton
- * ends the process after this session as when ternd retires it; returns
- * true then.
+ * reply that cannot be written, ternd stopping, or the budget is spent;
+ * true then: the caller ends the process (server_retire).
  */
 bool dlv_serve(dlv_agent *ag, int fd, dlv_handler fn, void *ctx);
 

@@ -10,12 +10,10 @@
  * not spent and ternd is not stopping it, decided at the first reply, so
  * qmgr never sends into a connection the agent is about to close. A
  * malformed request is logged and ends the connection without a reply
- * (qmgr defers its recipients). A spent budget shuts the reading side of
- * the skeleton's status socket: the skeleton then sees what it sees when
- * ternd retires the process, and ends it after this session (the skeleton
- * itself counts sessions, not requests). Owns only one call's memory.
+ * (qmgr defers its recipients). A spent budget is reported to the caller,
+ * which ends the process with server_retire (the skeleton itself counts
+ * sessions, not requests). Owns only one call's memory.
  */
-#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "common/msg.h"
@@ -24,12 +22,12 @@
 #define DLV_STOP_CHECK_MS 1000          /* idle wait: look at ternd this often */
 
 /* dlv_agent_init - a fresh request budget. */
-void dlv_agent_init(dlv_agent *ag, long max_use, int status_fd,
-                    bool (*stopping)(void *), void *ctx)
+void dlv_agent_init(dlv_agent *ag, long max_use, bool (*stopping)(void *),
+                    void *ctx)
 {
     *ag = (dlv_agent){.max_use = max_use < 1 ? 1 : (unsigned long)max_use,
-                      .idle_ms = DLV_IDLE_MS, .status_fd = status_fd,
-                      .stopping = stopping, .stop_ctx = ctx};
+                      .idle_ms = DLV_IDLE_MS, .stopping = stopping,
+                      .stop_ctx = ctx};
 }
 
 /* dlv_agent_stopping - ternd asked the process to finish. */
@@ -112,9 +110,5 @@ bool dlv_serve(dlv_agent *ag, int fd, dlv_handler fn, void *ctx)
     (void)tio_flush(c.t);
     tio_free(c.t);
     sb_release(&why);
-    if (ag->served < ag->max_use)
-        return false;
-    if (ag->status_fd >= 0 && shutdown(ag->status_fd, SHUT_RD) < 0)
-        msg_warn("max_use reached: shut the status socket: %m");
-    return true;
+    return ag->served >= ag->max_use;
 }

@@ -9,7 +9,6 @@
  * It never writes the queue file; qmgr marks the recipients.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "master/server.h"
 #include "queue/dlv.h"
@@ -27,7 +26,7 @@ static bool error_stopping(void *srv)
 static int error_init(server *srv)
 {
     dlv_agent_init(&error_budget, conf_get_int(server_conf(srv), "max_use"),
-                   SERVER_STATUS_FD, error_stopping, srv);
+                   error_stopping, srv);
     return 0;
 }
 
@@ -36,14 +35,13 @@ static void error_session(server *srv, int fd)
 {
     bool retry = strcmp(server_service(srv), "retry") == 0;
 
-    if (fd == STDIN_FILENO)
-        error_budget.status_fd = -1;    /* stand-alone: no status socket */
-    (void)dlv_serve_simple(&error_budget, fd,
-                           conf_get_str(server_conf(srv), "queue_directory"),
-                           retry ? DLV_DEFERRED : DLV_FAILED,
-                           retry ? "deferred" : "bounced",
-                           retry ? "delivery temporarily suspended"
-                           : "mail rejected");
+    if (dlv_serve_simple(&error_budget, fd,
+                         conf_get_str(server_conf(srv), "queue_directory"),
+                         retry ? DLV_DEFERRED : DLV_FAILED,
+                         retry ? "deferred" : "bounced",
+                         retry ? "delivery temporarily suspended"
+                         : "mail rejected"))
+        server_retire(srv);
 }
 
 int main(int argc, char **argv)

@@ -10,7 +10,6 @@
  * and is freed after the skeleton returns, so a cached session gets QUIT.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "common/msg.h"
 #include "master/server.h"
@@ -34,7 +33,7 @@ static int smtp_init(server *srv)
 
     sb_init(&why, 1024);
     dlv_agent_init(&smtp_main_budget, conf_get_int(server_conf(srv), "max_use"),
-                   SERVER_STATUS_FD, smtp_stopping, srv);
+                   smtp_stopping, srv);
     smtp_main_agent = smtp_agent_new(server_conf(srv), smtp_main_lmtp, &why);
     if (smtp_main_agent == NULL)
         msg_warn("%s", sb_str(&why));
@@ -45,10 +44,8 @@ static int smtp_init(server *srv)
 /* smtp_session_hook - the delivery requests of one connection. */
 static void smtp_session_hook(server *srv, int fd)
 {
-    (void)srv;
-    if (fd == STDIN_FILENO)
-        smtp_main_budget.status_fd = -1;    /* stand-alone: no status socket */
-    (void)smtp_agent_serve(smtp_main_agent, &smtp_main_budget, fd);
+    if (smtp_agent_serve(smtp_main_agent, &smtp_main_budget, fd))
+        server_retire(srv);
 }
 
 int main(int argc, char **argv)
