@@ -10,6 +10,13 @@
  * (compressed) names. A lookup never waits longer than the ctx deadline:
  * when it passes, outstanding queries are cancelled and become TEMPFAIL.
  * The ctx owns the channel; results own their records.
+ *
+ * The channel is made lazily, by the first lookup that really sends a
+ * query: c-ares' channel costs ~74 KB of heap per process, and most smtpd
+ * and smtp processes never need one (client addresses named by the hosts
+ * file, literal or relayhost addresses). dns_open checks and keeps the
+ * configuration; a channel that cannot be made is logged and turns that
+ * lookup into a TEMPFAIL, and the next lookup tries again.
  */
 #include <ares.h>
 #include <arpa/inet.h>
@@ -39,7 +46,10 @@
 #define DNS_DEADLINE_MAX_MS (10 * 60 * 1000)
 
 struct dns_ctx {
-    ares_channel channel;
+    ares_channel channel;       /* NULL until a lookup needs DNS */
+    dns_server servers[DNS_SERVERS_MAX];        /* resolver_servers */
+    size_t nservers;            /* 0: /etc/resolv.conf's */
+    int timeout_ms, tries;
     long long deadline_ms;      /* hard bound on one lookup */
     dns_random_fn random;
     void *random_arg;
@@ -51,6 +61,7 @@ struct dns_query {
     const char *name;
     int type;
     bool done;
+    bool no_channel;            /* failed: the channel could not be made */
     int status;                 /* ARES_* */
     unsigned char *abuf;        /* copy of the answer */
     size_t alen;
@@ -139,59 +150,94 @@ static int dns_count_servers(ares_channel ch)
     return n > 0 ? n : 1;
 }
 
-/* dns_open - create the channel with our timeout, tries and servers. */
-dns_ctx *dns_open(const char *servers, int timeout_ms, int tries, strbuf *err)
+/* dns_channel_deadline - the lookup bound for the channel's servers. */
+static long long dns_channel_deadline(const dns_ctx *ctx)
+{
+    /* c-ares doubles the per-try wait each round; allow all of it. */
+    long long ms = (long long)ctx->timeout_ms * ((1 << ctx->tries) - 1)
+                   * dns_count_servers(ctx->channel) + 1000;
+
+    return ms > DNS_DEADLINE_MAX_MS ? DNS_DEADLINE_MAX_MS : ms;
+}
+
+/* dns_channel - make the channel on first need; -1 (logged) if it cannot. */
+static int dns_channel(dns_ctx *ctx)
 {
     struct ares_options opts;
-    dns_server sv[DNS_SERVERS_MAX];
-    dns_ctx *ctx;
-    size_t n;
+    strbuf err;
     int rc;
+
+    if (ctx->channel != NULL)
+        return 0;
+    sb_init(&err, 256);
+    if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
+        (void)sb_printf(&err, "c-ares init: %s", ares_strerror(rc));
+    } else {
+        memset(&opts, 0, sizeof(opts));
+        opts.timeout = ctx->timeout_ms;
+        opts.tries = ctx->tries;
+        rc = ares_init_options(&ctx->channel, &opts,
+                               ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+        if (rc != ARES_SUCCESS) {
+            (void)sb_printf(&err, "c-ares channel: %s", ares_strerror(rc));
+            ctx->channel = NULL;
+        } else if (dns_set_servers(ctx->channel, ctx->servers, ctx->nservers,
+                                   &err) < 0) {
+            ares_destroy(ctx->channel);
+            ctx->channel = NULL;
+        }
+        if (ctx->channel == NULL)
+            ares_library_cleanup();
+    }
+    if (ctx->channel == NULL) {
+        msg_warn("dns: %s; lookups fail until the resolver can be set up",
+                 sb_str(&err));
+        sb_release(&err);
+        return -1;
+    }
+    sb_release(&err);
+    ctx->deadline_ms = dns_channel_deadline(ctx);
+    return 0;
+}
+
+/* dns_open - check and keep the configuration; the channel comes later. */
+dns_ctx *dns_open(const char *servers, int timeout_ms, int tries, strbuf *err)
+{
+    dns_ctx *ctx;
 
     if (timeout_ms < 1 || timeout_ms > 60000 || tries < 1 || tries > 10) {
         (void)sb_printf(err, "resolver timeout %d ms or tries %d out of range",
                         timeout_ms, tries);
         return NULL;
     }
-    if (dns_servers_parse(servers, sv, DNS_SERVERS_MAX, &n, err) < 0)
-        return NULL;
-    if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-        (void)sb_printf(err, "c-ares init: %s", ares_strerror(rc));
-        return NULL;
-    }
     ctx = xcalloc(1, sizeof(*ctx));
-    memset(&opts, 0, sizeof(opts));
-    opts.timeout = timeout_ms;
-    opts.tries = tries;
-    rc = ares_init_options(&ctx->channel, &opts,
-                           ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-    if (rc != ARES_SUCCESS) {
-        (void)sb_printf(err, "c-ares channel: %s", ares_strerror(rc));
+    if (dns_servers_parse(servers, ctx->servers, DNS_SERVERS_MAX,
+                          &ctx->nservers, err) < 0) {
         free(ctx);
-        ares_library_cleanup();
         return NULL;
     }
-    if (dns_set_servers(ctx->channel, sv, n, err) < 0) {
-        dns_close(ctx);
-        return NULL;
-    }
-    /* c-ares doubles the per-try wait each round; allow all of it. */
-    ctx->deadline_ms = (long long)timeout_ms * ((1 << tries) - 1)
-                       * dns_count_servers(ctx->channel) + 1000;
-    if (ctx->deadline_ms > DNS_DEADLINE_MAX_MS)
-        ctx->deadline_ms = DNS_DEADLINE_MAX_MS;
+    ctx->timeout_ms = timeout_ms;
+    ctx->tries = tries;
     ctx->random = dns_default_random;
     ctx->hosts = dns_hosts_new(DNS_HOSTS_FILE);
     return ctx;
 }
 
-/* dns_close - destroy the channel (cancelling nothing: lookups are done). */
+/* dns_has_channel - whether a lookup has made the c-ares channel yet. */
+bool dns_has_channel(const dns_ctx *ctx)
+{
+    return ctx->channel != NULL;
+}
+
+/* dns_close - destroy the channel, if made (lookups are all done). */
 void dns_close(dns_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    ares_destroy(ctx->channel);
-    ares_library_cleanup();
+    if (ctx->channel != NULL) {
+        ares_destroy(ctx->channel);
+        ares_library_cleanup();
+    }
     dns_hosts_free(ctx->hosts);
     free(ctx);
 }
@@ -313,8 +359,16 @@ static void dns_poll_once(dns_ctx *ctx, int wait_ms)
 /* dns_run - send n queries and drive c-ares until all end or the deadline. */
 static void dns_run(dns_ctx *ctx, struct dns_query *q, size_t n)
 {
-    long long deadline = dns_now_ms() + ctx->deadline_ms;
+    long long deadline;
 
+    if (dns_channel(ctx) < 0) {
+        for (size_t i = 0; i < n; i++) {
+            q[i].done = q[i].no_channel = true;
+            q[i].status = ARES_ENOTINITIALIZED;
+        }
+        return;
+    }
+    deadline = dns_now_ms() + ctx->deadline_ms;
     for (size_t i = 0; i < n; i++)
         dns_send(ctx, &q[i]);
     while (dns_pending(q, n) > 0) {
@@ -518,6 +572,9 @@ static const struct {
 static dns_status dns_answer(const struct dns_query *q, struct dns_msg *m,
                              dns_result *res)
 {
+    if (q->no_channel)
+        return dns_fail(res, DNS_TEMPFAIL, q->name, q->type,
+                        "Host not found, try again (resolver not available)");
     if (q->status != ARES_SUCCESS) {
         for (size_t i = 0; i < sizeof(dns_ares_map) / sizeof(*dns_ares_map); i++)
             if (dns_ares_map[i].ares == q->status) {

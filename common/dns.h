@@ -1,9 +1,10 @@
 /*
  * dns - synchronous DNS lookups with a deadline, over c-ares.
  *
- * A dns_ctx owns one c-ares channel, created once per process from the
- * configuration (resolver_servers, a timeout and a try count) and reused for
- * every lookup. Each lookup sends its queries and drives c-ares itself with
+ * A dns_ctx owns one c-ares channel, created from the configuration
+ * (resolver_servers, a timeout and a try count) by the first lookup that
+ * sends a query, and reused for every later one; a process whose lookups
+ * are all answered without DNS (hosts file, literals) never makes one. Each lookup sends its queries and drives c-ares itself with
  * poll(2) until every answer is in or the deadline passes, so callers see a
  * plain function call. There is no global state: all of it is in the ctx.
  *
@@ -108,10 +109,16 @@ typedef unsigned (*dns_random_fn)(void *arg, unsigned bound);
  * dns_open - a resolver. servers is "" (use /etc/resolv.conf) or a list of
  * "ADDR", "ADDR:PORT", "[ADDR]" or "[ADDR]:PORT" separated by commas and/or
  * blanks; timeout_ms (1..60000) is the wait per try, tries (1..10) the tries
- * per server. NULL with the reason in err on a bad argument or c-ares error.
+ * per server. NULL with the reason in err on a bad argument. The c-ares
+ * channel is made by the first lookup that needs DNS; when it cannot be
+ * made, that is logged (msg_warn) and the lookup is DNS_TEMPFAIL ("resolver
+ * not available"); the next lookup tries again.
  */
 dns_ctx *dns_open(const char *servers, int timeout_ms, int tries, strbuf *err);
 void dns_close(dns_ctx *ctx);
+
+/* dns_has_channel - whether a lookup has made the c-ares channel yet. */
+bool dns_has_channel(const dns_ctx *ctx);
 
 /* dns_set_random - replace the random source (default arc4random). */
 void dns_set_random(dns_ctx *ctx, dns_random_fn fn, void *arg);

@@ -2,7 +2,8 @@
  * Unit tests for common/dns: everything that needs no DNS server -
  * resolver_servers / inet_protocols / smtp_address_preference parsing,
  * address literals, name syntax, MX ordering with an injected random
- * source, and lookups that must be answered (or refused) without a query.
+ * source, and lookups that must be answered (or refused) without a query
+ * - which make no c-ares channel - and a channel that cannot be made.
  * Lookups against a real server are in tests/integration/test_dns.py.
  */
 #include <stdarg.h>
@@ -10,12 +11,14 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ares.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "common/dns.h"
+#include "common/msg.h"
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 
@@ -140,6 +143,7 @@ static void test_open_arguments(void **state)
         ctx = dns_open(cases[i].servers, cases[i].timeout_ms, cases[i].tries, &err);
         if (cases[i].ok) {
             assert_non_null(ctx);
+            assert_false(dns_has_channel(ctx));     /* made by a lookup */
         } else {
             assert_null(ctx);
             assert_true(sb_len(&err) > 0);
@@ -410,6 +414,7 @@ static void test_literal_lookups(void **state)
             assert_true(sb_len(&res.reason) > 0);
         }
     }
+    assert_false(dns_has_channel(ctx));
     dns_result_free(&res);
     dns_close(ctx);
 }
@@ -435,6 +440,7 @@ static void test_bad_names_never_queried(void **state)
     assert_int_equal(dns_ptr(ctx, "not-an-address", &res), DNS_PERMFAIL);
     assert_int_equal(dns_fcrdns(ctx, "300.1.1.1", &name, &res), DNS_PERMFAIL);
     assert_int_equal(sb_len(&name), 0);
+    assert_false(dns_has_channel(ctx));
     sb_release(&name);
     dns_result_free(&res);
     dns_close(ctx);
@@ -448,11 +454,66 @@ static void test_unreachable_server_is_tempfail(void **state)
     (void)state;
     dns_result_init(&res);
     /* Port 9 (discard) on loopback: refused or silent, never an answer. */
+    assert_false(dns_has_channel(ctx));
     assert_int_equal(dns_mx(ctx, "example.com", &res), DNS_TEMPFAIL);
+    assert_true(dns_has_channel(ctx));
     assert_non_null(strstr(sb_str(&res.reason), "name=example.com type=MX"));
     assert_int_equal(res.nmx, 0);
     assert_int_equal(dns_addrs(ctx, "example.com", DNS_INET_ALL,
                                DNS_PREFER_ANY, &res), DNS_TEMPFAIL);
+    dns_result_free(&res);
+    dns_close(ctx);
+}
+
+/* count_warn - count warnings into *(int *)ctx. */
+static void count_warn(enum msg_level level, const char *text, void *ctx)
+{
+    (void)text;
+    if (level == MSG_WARN)
+        ++*(int *)ctx;
+}
+
+/* fail_malloc, fail_realloc - a c-ares allocator that is always out of memory. */
+static void *fail_malloc(size_t size)
+{
+    (void)size;
+    return NULL;
+}
+
+static void *fail_realloc(void *p, size_t size)
+{
+    (void)p;
+    (void)size;
+    return NULL;
+}
+
+/* The channel cannot be made (c-ares out of memory): a logged TEMPFAIL,
+ * not a crash; the next lookup makes it once it can. */
+static void test_channel_failure_is_tempfail_and_retried(void **state)
+{
+    dns_ctx *ctx = quiet_ctx();
+    dns_result res;
+    int warnings = 0;
+
+    (void)state;
+    dns_result_init(&res);
+    msg_set_capture(count_warn, &warnings);
+    /* c-ares' allocator stays ours until its library count drops to 0 */
+    assert_int_equal(ares_library_init_mem(ARES_LIB_INIT_ALL, fail_malloc,
+                                           free, fail_realloc), ARES_SUCCESS);
+    assert_int_equal(dns_mx(ctx, "example.com", &res), DNS_TEMPFAIL);
+    assert_false(dns_has_channel(ctx));
+    assert_int_equal(dns_tlsa(ctx, "_25._tcp.example.com", &res), DNS_TEMPFAIL);
+    ares_library_cleanup();
+    msg_set_capture(NULL, NULL);
+    assert_int_equal(warnings, 2);              /* each failure logged */
+    assert_string_equal(sb_str(&res.reason), "Name service error for "
+                        "name=_25._tcp.example.com type=TLSA: Host not found, "
+                        "try again (resolver not available)");
+    assert_int_equal(dns_addrs(ctx, "example.com", DNS_INET_ALL,
+                               DNS_PREFER_ANY, &res), DNS_TEMPFAIL);
+    assert_true(dns_has_channel(ctx));
+    assert_null(strstr(sb_str(&res.reason), "resolver not available"));
     dns_result_free(&res);
     dns_close(ctx);
 }
@@ -483,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_literal_lookups),
         cmocka_unit_test(test_bad_names_never_queried),
         cmocka_unit_test(test_unreachable_server_is_tempfail),
+        cmocka_unit_test(test_channel_failure_is_tempfail_and_retried),
         cmocka_unit_test(test_status_names),
     };
 

@@ -285,9 +285,13 @@ static void test_fcrdns_from_hosts_file(void **state)
     write_file(f->path, "127.0.0.4 four.example\n", 23);
     assert_int_equal(dns_fcrdns(ctx, "127.0.0.4", &name, &res), DNS_OK);
     assert_string_equal(sb_str(&name), "four.example");
+    /* answered from the file alone: no c-ares channel was made */
+    assert_false(dns_has_channel(ctx));
     /* not in the file: DNS, which does not answer here */
     assert_int_equal(dns_fcrdns(ctx, "127.0.0.5", &name, &res), DNS_TEMPFAIL);
     assert_int_equal(sb_len(&name), 0);
+    assert_true(dns_has_channel(ctx));
+    assert_int_equal(f->warnings, 0);
     dns_result_free(&res);
     dns_close(ctx);
     sb_release(&name);
