@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -564,4 +566,17 @@ enum tio_status tio_printf(tio *t, const char *fmt, ...)
 size_t tio_unflushed(const tio *t)
 {
     return t->olen;
+}
+
+/* tio_nodelay - turn Nagle's algorithm off on a TCP socket. */
+int tio_nodelay(int fd)
+{
+    int on = 1;
+
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0)
+        return 1;
+    /* not TCP: a UNIX-domain socket says EOPNOTSUPP, a pipe ENOTSOCK */
+    if (errno == EOPNOTSUPP || errno == ENOPROTOOPT || errno == ENOTSOCK)
+        return 0;
+    return -1;
 }

@@ -137,4 +137,16 @@ enum tio_status tio_flush(tio *t);
 /* tio_unflushed - output bytes not yet written. */
 size_t tio_unflushed(const tio *t);
 
+/*
+ * tio_nodelay - make a TCP socket send each write at once (TCP_NODELAY).
+ * tio already gathers output into whole units (a reply, a pipelined
+ * command group, a body buffer) and writes it only at a flush, so Nagle's
+ * algorithm adds nothing but a wait for the peer's delayed ACK (~40 ms on
+ * Linux) whenever a unit follows one still unacknowledged - e.g. the end
+ * of a message body after its first buffers. Returns 1 when set, 0 when fd
+ * is not a TCP socket (UNIX-domain socket, pipe, file: nothing to do), -1
+ * with errno set otherwise.
+ */
+int tio_nodelay(int fd);
+
 #endif

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -740,6 +743,85 @@ static void test_getline_splits(void **state)
     sb_release(&rebuilt);
 }
 
+/* nodelay_of - TCP_NODELAY as getsockopt reports it on a TCP socket. */
+static int nodelay_of(int fd)
+{
+    int on = -1;
+    socklen_t len = sizeof(on);
+
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+    return on != 0;
+}
+
+/* tcp_pair - a loopback TCP connection: fd[0] connected, fd[1] accepted. */
+static void tcp_pair(int fd[2])
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sin);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(lfd >= 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd[0] >= 0);
+    assert_int_equal(connect(fd[0], (struct sockaddr *)&sin, sizeof(sin)), 0);
+    fd[1] = accept(lfd, NULL, NULL);
+    assert_true(fd[1] >= 0);
+    assert_int_equal(close(lfd), 0);
+}
+
+/* tio_nodelay: set on TCP (fresh, connected, accepted), no-op elsewhere. */
+static void test_nodelay(void **state)
+{
+    int tcp[2], sv[2], pfd[2], fresh, fd;
+
+    (void)state;
+    tcp_pair(tcp);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(nodelay_of(tcp[i]), 0);       /* the default */
+        assert_int_equal(tio_nodelay(tcp[i]), 1);
+        assert_int_equal(nodelay_of(tcp[i]), 1);
+        assert_int_equal(tio_nodelay(tcp[i]), 1);      /* twice is fine */
+    }
+    fresh = socket(AF_INET6, SOCK_STREAM, 0);          /* before connect */
+    if (fresh >= 0) {
+        assert_int_equal(tio_nodelay(fresh), 1);
+        assert_int_equal(nodelay_of(fresh), 1);
+        assert_int_equal(close(fresh), 0);
+    }
+    pair(sv);                                           /* UNIX-domain */
+    assert_int_equal(tio_nodelay(sv[1]), 0);
+    assert_int_equal(pipe(pfd), 0);
+    assert_int_equal(tio_nodelay(pfd[1]), 0);
+    fd = open("/dev/null", O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(tio_nodelay(fd), 0);
+    assert_int_equal(close(fd), 0);
+    errno = 0;                                          /* bad descriptor */
+    assert_int_equal(tio_nodelay(fd), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(tio_nodelay(-1), -1);
+    /* the stream still carries bytes over a NODELAY socket */
+    {
+        tio *t = tio_open(tcp[1], LONG_WAIT_MS);
+        char buf[16];
+
+        assert_int_equal(tio_puts(t, "250 ok\r\n"), TIO_OK);
+        assert_int_equal(tio_flush(t), TIO_OK);
+        assert_int_equal(peer_read(tcp[0], buf, sizeof(buf), 8), 8);
+        assert_memory_equal(buf, "250 ok\r\n", 8);
+        tio_free(t);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(close(tcp[i]), 0);
+        assert_int_equal(close(sv[i]), 0);
+        assert_int_equal(close(pfd[i]), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -756,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_ops_vtable),
         cmocka_unit_test(test_strstatus),
         cmocka_unit_test(test_getline_splits),
+        cmocka_unit_test(test_nodelay),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
