@@ -1,6 +1,7 @@
 /*
  * smtp_conn - connection set-up (see smtp_conn.h). Owns a descriptor only
- * until it is returned; every failure closes it and says why.
+ * until it is returned; every failure closes it and says why. TCP
+ * connections have Nagle's algorithm off (tio_nodelay).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/tio.h"
 #include "common/unixconn.h"
 #include "smtp/smtp_conn.h"
 
@@ -127,6 +129,10 @@ int smtp_conn_inet(const dns_addr *a, unsigned port, const char *bind4,
     fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return conn_fail(-1, errno, NULL, why);
+    /* tio writes whole commands and body buffers: no Nagle wait for the
+     * server's delayed ACK before the last piece of a message */
+    if (tio_nodelay(fd) < 0)
+        return conn_fail(fd, errno, "setsockopt TCP_NODELAY", why);
     if (bind_to && *bind_to && conn_bind(fd, a->family, bind_to, why) < 0)
         return -1;
     return conn_wait(fd, (struct sockaddr *)&ss, len, timeout_ms, why);

@@ -3,7 +3,10 @@
  *
  * A TCP connection may first bind a local address (smtp_bind_address for
  * IPv4, smtp_bind_address6 for IPv6; "" = let the kernel choose); the
- * connect itself is bounded by a timeout (smtp_connect_timeout). The
+ * connect itself is bounded by a timeout (smtp_connect_timeout). Its
+ * socket has TCP_NODELAY set: the session's tio stream writes whole
+ * commands and body buffers, and with Nagle's algorithm the end of a
+ * message waited for the server's delayed ACK (~40 ms). The
  * caller owns the returned descriptor. Failures return -1 with the
  * system's words in why ("Connection refused", "Connection timed out",
  * "bind 127.0.0.2: Cannot assign requested address"); the caller adds
