@@ -520,6 +520,9 @@ static void sess_init(smtpd_sess *s, smtpd_ctx *ctx, int fd)
     s->fd = fd;
     s->conn_fd = -1;
     s->t = tio_open(fd, ctx->p.timeout * 1000);
+    /* replies leave whole at each flush: no Nagle wait for a delayed ACK */
+    if (tio_nodelay(fd) < 0)
+        msg_warn("setsockopt TCP_NODELAY on the client connection: %m");
     s->where = "CONNECT";
     sb_init(&s->name, DNS_NAME_MAX + 1);
     sb_init(&s->namaddr, DNS_NAME_MAX + DNS_TEXT_ADDR + 8);
