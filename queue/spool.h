@@ -28,16 +28,35 @@ enum spool_dir {
     SPOOL_PRIVATE,
     SPOOL_PUBLIC,
     SPOOL_PID,
+    SPOOL_SPARE,                /* emptied files kept for writers to reuse */
     SPOOL_NDIRS
 };
 
 /* Prefix of temporary (uncommitted) queue file names; never a queue ID. */
 #define SPOOL_TEMP_PREFIX "tmp."
 
+/* spare/: how many files it keeps, and how many names one scan remembers. */
+#define SPOOL_SPARE_MAX 512
+#define SPOOL_SPARE_BATCH 32
+
+/* A process's view of spare/ (docs/queue.md, "Recycled files"). */
+typedef struct spool_spare {
+    char *cand[SPOOL_SPARE_BATCH];  /* names to try taking, xstrdup'ed */
+    int ncand, next;                /* how many, the next one to try */
+    int state;                      /* 0 untried, 1 usable, -1 not here/ours */
+    int misses;                     /* names found taken in a row */
+    long long empty_until;          /* ms: spare/ was empty, not read again */
+    long long stale_at;             /* ms: last look for crash leftovers */
+    long count;                     /* files in spare/ (put side), -1 unknown */
+    long long counted_at;           /* ms: when count was read */
+    unsigned seq;                   /* claimed-name counter */
+} spool_spare;
+
 typedef struct spool {
     char *top;                  /* queue_directory */
     int dirfd[SPOOL_NDIRS];     /* -1 until first use */
     int tmpfile;                /* unnamed queue files: 0 untried, 1 yes, -1 no */
+    spool_spare spare;          /* recycled files (spool_spare_*) */
 } spool;
 
 /* spool_init - remember queue_directory; opens nothing yet. */
@@ -121,5 +140,29 @@ bool spool_is_temp(const char *name);
  * `before` (0 = all); returns how many were removed, or -1.
  */
 int spool_purge_temp(spool *sp, enum spool_dir dir, time_t before);
+
+/*
+ * spool_spare_take - claim a recycled file for a writer of incoming/: an
+ * emptied file in spare/ is renamed to a fresh temporary name there (into
+ * name; atomic, so no two processes take the same file), opened for
+ * writing, checked (a regular file of this user with one link; anything
+ * else is removed and skipped), emptied if needed and given `mode`. The
+ * descriptor, or -1 when spare/ is missing, not writable or has nothing
+ * to take (the caller creates a new file).
+ */
+int spool_spare_take(spool *sp, mode_t mode, char *name, size_t size);
+
+/*
+ * spool_spare_put - empty dir/qid (a finished message; its content is no
+ * longer readable) and move it to spare/qid for a writer to reuse, while
+ * spare/ holds fewer than SPOOL_SPARE_MAX files (counted by a listing at
+ * most every 100 ms, and only once the bound seems reached: a put adds
+ * one, a take is not seen, so the count only errs high). 0, or -1 with
+ * errno when it did not move (no
+ * spare/, full, not a plain file of ours): the caller unlinks it instead.
+ * Nothing is synced: a lost move leaves a finished file behind, as a lost
+ * unlink does.
+ */
+int spool_spare_put(spool *sp, enum spool_dir dir, const char *qid);
 
 #endif
