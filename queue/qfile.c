@@ -2,11 +2,15 @@
  * qfile - queue file writer, in-place updates, removal and quarantine.
  *
  * A writer owns one temporary file and a bounded output buffer; content of
- * any size passes through in chunks. The file is unnamed (O_TMPFILE) where
- * the file system allows it and linked under its queue ID at commit;
- * otherwise it is a "tmp.*" file (ignored by every reader and listing)
- * renamed at commit. An unnamed file needs no directory entry while it is
- * written: no directory lock for its creation, nothing left after a crash. Any failure poisons the writer: every later call, including
+ * any size passes through in chunks. A writer of incoming/ first reuses an
+ * emptied file from spare/ (spool_spare_take: no inode allocated, renamed
+ * from spare/ to its queue ID at commit); otherwise the file is unnamed
+ * (O_TMPFILE) where the file system allows it and linked under its queue
+ * ID at commit; otherwise it is a "tmp.*" file (ignored by every reader
+ * and listing) renamed at commit. An unnamed file needs no directory entry
+ * while it is written: no directory lock for its creation, nothing left
+ * after a crash. A finished message's file goes back to spare/ through
+ * qfile_recycle_nosync. Any failure poisons the writer: every later call, including
  * qfile_commit, fails, so a caller can never commit a message that lost a
  * record. qfile_commit and qfile_abort free the writer and never leave a
  * temporary file behind on their own error paths.
@@ -35,6 +39,7 @@ struct qfile_writer {
     enum spool_dir dir;
     int fd;
     bool unnamed;                       /* O_TMPFILE: linked at commit */
+    enum spool_dir fdir;                /* the temporary name's directory */
     char tmpname[64];
     strbuf out;                         /* bytes not yet written */
     off_t flushed;                      /* bytes already in the file */
@@ -196,13 +201,19 @@ qfile_writer *qfile_create(spool *sp, enum spool_dir dir, mode_t mode,
         return NULL;
     }
     w = xcalloc(1, sizeof(*w));
-    if ((fd = qfile_open_unnamed(sp, dirfd, mode)) >= 0) {
+    w->fdir = dir;
+    /* incoming/'s writers are mail_owner, as spare/; maildrop's are not */
+    if (dir == SPOOL_INCOMING
+        && (fd = spool_spare_take(sp, mode, w->tmpname,
+                                  sizeof(w->tmpname))) >= 0) {
+        w->fdir = SPOOL_SPARE;          /* checked and chmod'ed already */
+    } else if ((fd = qfile_open_unnamed(sp, dirfd, mode)) >= 0) {
         w->unnamed = true;
         (void)fmt_fixed(w->tmpname, sizeof(w->tmpname), "(unnamed)");
     } else {
         fd = qfile_open_named(w, dirfd, mode);
     }
-    if (fd < 0 || fchmod(fd, mode & 0777) < 0) {
+    if (fd < 0 || (w->fdir != SPOOL_SPARE && fchmod(fd, mode & 0777) < 0)) {
         (void)sb_printf(why, "create queue file in %s/%s: %s", sp->top,
                         spool_name(dir), strerror(errno));
         if (fd >= 0) {
@@ -479,13 +490,14 @@ static int qfile_name(qfile_writer *w, int dirfd, int tofd, bool same,
  * failed directory fsync takes the name back and fails (the caller
  * answers 4xx). For a renamed temporary the old directory's fsync only
  * settles the temporary name's removal (a stale temporary is purged
- * later); an unnamed file leaves nothing behind (docs/queue.md, "Commit
- * order").
+ * later); a file from spare/ needs not even that (a stale spare/tmp.* is
+ * reused later); an unnamed file leaves nothing behind (docs/queue.md,
+ * "Commit order").
  */
 int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
                       char *qid, size_t qid_size)
 {
-    int dirfd = spool_dirfd(w->sp, w->dir), tofd = spool_dirfd(w->sp, to);
+    int dirfd = spool_dirfd(w->sp, w->fdir), tofd = spool_dirfd(w->sp, to);
 
     if (w->failed || qfile_finish(w) < 0 || fsync(w->fd) < 0) {
         msg_warn("queue file %s: %s", w->tmpname,
@@ -494,7 +506,7 @@ int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
         return -1;
     }
     if (dirfd < 0 || tofd < 0
-        || qfile_name(w, dirfd, tofd, to == w->dir, gen, qid, qid_size) < 0) {
+        || qfile_name(w, dirfd, tofd, to == w->fdir, gen, qid, qid_size) < 0) {
         msg_warn("name queue file %s in %s/%s: %m", w->tmpname, w->sp->top,
                  spool_name(to) ? spool_name(to) : "?");
         qfile_abort(w);
@@ -508,8 +520,9 @@ int qfile_commit_into(qfile_writer *w, enum spool_dir to, qid_gen *gen,
         qfile_free(w);
         return -1;
     }
-    if (!w->unnamed && to != w->dir && fsync(dirfd) < 0)
-        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(w->dir));
+    if (!w->unnamed && w->fdir != SPOOL_SPARE && to != w->fdir
+        && fsync(dirfd) < 0)
+        msg_warn("fsync %s/%s: %m", w->sp->top, spool_name(w->fdir));
     qfile_free(w);
     return 0;
 }
@@ -536,7 +549,7 @@ void qfile_abort(qfile_writer *w)
 
     if (w == NULL)
         return;
-    dirfd = w->unnamed ? -1 : spool_dirfd(w->sp, w->dir);
+    dirfd = w->unnamed ? -1 : spool_dirfd(w->sp, w->fdir);
     if (dirfd >= 0 && unlinkat(dirfd, w->tmpname, 0) < 0 && errno != ENOENT)
         msg_warn("remove %s: %m", w->tmpname);
     qfile_free(w);
@@ -638,6 +651,28 @@ int qfile_remove_nosync(spool *sp, enum spool_dir dir, const char *qid)
     }
     if ((dirfd = spool_dirfd(sp, dir)) < 0 || unlinkat(dirfd, qid, 0) < 0)
         return -1;
+    /* A stale reason file is harmless; it must not fail the removal. */
+    deferfd = spool_dirfd(sp, SPOOL_DEFER);
+    if (deferfd >= 0 && unlinkat(deferfd, qid, 0) < 0 && errno != ENOENT)
+        msg_warn("remove %s/defer/%s: %m", sp->top, qid);
+    return 0;
+}
+
+/* qfile_recycle_nosync - to spare/ (or unlinked); the reason file if asked. */
+int qfile_recycle_nosync(spool *sp, enum spool_dir dir, const char *qid,
+                         bool reasons)
+{
+    int dirfd, deferfd;
+
+    if (!qid_valid(qid)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (spool_spare_put(sp, dir, qid) < 0
+        && ((dirfd = spool_dirfd(sp, dir)) < 0 || unlinkat(dirfd, qid, 0) < 0))
+        return -1;
+    if (!reasons)
+        return 0;
     /* A stale reason file is harmless; it must not fail the removal. */
     deferfd = spool_dirfd(sp, SPOOL_DEFER);
     if (deferfd >= 0 && unlinkat(deferfd, qid, 0) < 0 && errno != ENOENT)

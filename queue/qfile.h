@@ -238,6 +238,17 @@ int qfile_remove(spool *sp, enum spool_dir dir, const char *qid);
 int qfile_remove_nosync(spool *sp, enum spool_dir dir, const char *qid);
 
 /*
+ * qfile_recycle_nosync - qfile_remove_nosync for qmgr's finished
+ * messages: the file is emptied and moved to spare/ for a writer to reuse
+ * (spool_spare_put) while spare/ has room, else unlinked; defer/qid is
+ * removed only when `reasons` (the message had been deferred). The same
+ * rule as qfile_remove_nosync: only for a file whose recipients are all
+ * done, the caller syncs dir lazily. 0, or -1 with errno (nothing done).
+ */
+int qfile_recycle_nosync(spool *sp, enum spool_dir dir, const char *qid,
+                         bool reasons);
+
+/*
  * qfile_quarantine - move dir/qid to corrupt/ and log
  * "QUEUEID: corrupt queue file: reason".
  */

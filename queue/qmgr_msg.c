@@ -14,7 +14,9 @@
  * deferred is not marked: the unlink that follows records it, and a crash
  * that loses the unlink only brings back recipients to deliver twice
  * (DESIGN.md allows a duplicate, never a loss). Removals and moves to
- * deferred/ are not synced before qmgr goes on: qm_sync_dirs syncs the
+ * deferred/ are not synced before qmgr goes on (a removed file is emptied
+ * and moved to spare/ for reuse, or unlinked: the same for a crash, a
+ * lost move brings back a finished file); qm_sync_dirs syncs the
  * directories lazily, at most once a second, which bounds how much mail
  * a power loss can bring back to be delivered again. A malformed file is
  * quarantined; an unreadable one is moved to deferred/ to be retried.
@@ -307,19 +309,14 @@ void qm_sync_dirs(qmgr *q, bool force)
 }
 
 /*
- * qm_remove - unlink active/qid, and defer/qid only when the message came
- * from deferred/ (a fresh one has none: no failed unlink per message; a
- * stale one is swept at start, qmgr_recover).
+ * qm_remove - empty active/qid and give it to spare/ for a writer to reuse
+ * (unlink it when spare/ is full or missing), and remove defer/qid only
+ * when the message came from deferred/ (a fresh one has none: no failed
+ * unlink per message; a stale one is swept at start, qmgr_recover).
  */
 static int qm_remove(qmgr *q, const qm_msg *m)
 {
-    int afd;
-
-    if (m->reasons)
-        return qfile_remove_nosync(&q->sp, SPOOL_ACTIVE, m->qid);
-    if ((afd = spool_dirfd(&q->sp, SPOOL_ACTIVE)) < 0)
-        return -1;
-    return unlinkat(afd, m->qid, 0);
+    return qfile_recycle_nosync(&q->sp, SPOOL_ACTIVE, m->qid, m->reasons);
 }
 
 /*
