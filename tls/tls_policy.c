@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tls/tls_private.h"
+#include "tls/tls_module.h"
 
 #define TLS_POL_MAX 8192        /* each policy string */
 

@@ -2,8 +2,9 @@
  * tls_proto - Postfix's TLS vocabulary: security level names, protocol
  * lists (">=TLSv1.2", "!SSLv3", "TLSv1.2 TLSv1.3") and cipher grades.
  *
- * Pure parsing shared by the server and, later, the client side; owns
- * nothing. Every bad item is an error naming it, never a guess.
+ * Pure parsing shared by the server and the client side, linked into the
+ * programs (front) and into the OpenSSL module alike: no OpenSSL here.
+ * Owns nothing. Every bad item is an error naming it, never a guess.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,7 @@
 #include <strings.h>
 
 #include "tls/tls.h"
-#include "tls/tls_private.h"
+#include "tls/tls_module.h"
 
 /* Level names, in enum order. */
 static const char *const tls_level_names[] = {
@@ -212,45 +213,6 @@ int tls_cipher_list(const conf *c, const char *grade, const char *exclude,
     if (sb_len(out) == 0)
         return tls_fail(err, "%s is empty", g->param);
     return tls_cipher_exclude(exclude, out, err);
-}
-
-/* OpenSSL version constants for each protocol bit, oldest first. */
-static const struct tls_proto_map {
-    unsigned bit;
-    int version;
-    uint64_t no_option;         /* SSL_OP_NO_* for a hole in the range */
-} tls_proto_map[] = {
-    { TLS_PROTO_SSLv3, SSL3_VERSION, SSL_OP_NO_SSLv3 },
-    { TLS_PROTO_TLSv1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
-    { TLS_PROTO_TLSv1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
-    { TLS_PROTO_TLSv1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
-    { TLS_PROTO_TLSv1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
-};
-
-#define TLS_NMAP (sizeof(tls_proto_map) / sizeof(tls_proto_map[0]))
-
-/* tls_proto_bounds - OpenSSL version range and holes of a mask. */
-int tls_proto_bounds(unsigned mask, int *min, int *max, uint64_t *holes,
-                     strbuf *err)
-{
-    int lo = -1, hi = -1;
-
-    for (size_t i = 0; i < TLS_NMAP; i++) {
-        if (mask & tls_proto_map[i].bit) {
-            lo = lo < 0 ? (int)i : lo;
-            hi = (int)i;
-        }
-    }
-    if (lo < 0)
-        return tls_fail(err, "no protocol OpenSSL supports is enabled");
-    *holes = 0;
-    for (int i = lo + 1; i < hi; i++) {
-        if ((mask & tls_proto_map[i].bit) == 0)
-            *holes |= tls_proto_map[i].no_option;
-    }
-    *min = tls_proto_map[lo].version;
-    *max = tls_proto_map[hi].version;
-    return 0;
 }
 
 /* tls_fail - replace err with a formatted reason; returns -1. */

@@ -65,7 +65,9 @@ static conf *load(struct fixture *f, const char *text)
     conf *c;
 
     assert_int_equal(fmt_fixed(main_cf, sizeof(main_cf),
-                               "queue_directory = %s/spool\n%s", f->dir, text),
+                               "queue_directory = %s/spool\n"
+                               "daemon_directory = %s\n%s", f->dir,
+                               TERN_TEST_LIBEXEC, text),
                      0);
     write_file(f->dir, "main.cf", main_cf);
     write_file(f->dir, "master.cf", "");

@@ -1,10 +1,12 @@
 /*
- * tls_private - what the files of tls/ share and nobody else sees: the
- * server and connection structures, the tio adapter, the info filler and
- * the session ticket keys.
+ * tls_ssl - what the OpenSSL files of tls/ (tls_ssl_*.c, built only into
+ * the module tern-tls.so) share and nobody else sees: the server, client
+ * and connection structures, the tio adapter, the info filler, the session
+ * cache and the session ticket keys. Only module files include it: it is
+ * the one header of tls/ that includes OpenSSL's.
  */
-#ifndef TERN_TLS_PRIVATE_H
-#define TERN_TLS_PRIVATE_H
+#ifndef TERN_TLS_SSL_H
+#define TERN_TLS_SSL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,7 +14,7 @@
 
 #include <openssl/ssl.h>
 
-#include "tls/tls.h"
+#include "tls/tls_module.h"
 
 /* One session ticket key (RFC 5077): name, AES-256 key, HMAC-SHA256 key. */
 #define TLS_TICKET_NAME_LEN 16
@@ -38,11 +40,8 @@ struct tls_tickets {
     bool warned;                /* the file problem was logged once */
 };
 
-struct tls_server {
-    enum tls_level level;
-    bool wrapper;
-    bool auth_only;
-    bool received_header;
+/* One smtpd service's engine (level, wrapper mode etc. are the front's). */
+struct tls_ssl_server {
     int loglevel;
     long timeout;               /* smtpd_starttls_timeout, seconds */
     SSL_CTX *ctx;               /* NULL: not ready (see error) */
@@ -50,12 +49,12 @@ struct tls_server {
     struct tls_tickets tickets;
 };
 
-struct tls_conn {
+struct tls_ssl_conn {
     SSL *ssl;
     tio_ops ops;
     struct tls_info info;
     char *subject, *issuer, *fingerprint;   /* owned strings of info */
-    struct tls_client *client;  /* client side: the engine (session cache) */
+    struct tls_ssl_client *client;  /* client side: the engine (session cache) */
     char *cache_key;            /* client side: session cache key, or NULL */
 };
 
@@ -66,7 +65,7 @@ struct tls_scache {
     bool warned;                /* a file problem was logged once */
 };
 
-struct tls_client {
+struct tls_ssl_client {
     const conf *c;              /* cipher grades are read from it */
     SSL_CTX *ctx;               /* NULL: not ready (see error) */
     strbuf error;
@@ -75,10 +74,6 @@ struct tls_client {
     const EVP_MD *fpt_md;       /* smtp_tls_fingerprint_digest */
     struct tls_scache cache;
 };
-
-/* tls_fail - replace err with a formatted reason; returns -1. */
-int tls_fail(strbuf *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /*
  * tls_proto_bounds - the OpenSSL min/max protocol versions of a TLS_PROTO_*
@@ -94,8 +89,8 @@ int tls_proto_bounds(unsigned mask, int *min, int *max, uint64_t *holes,
 int tls_load_pair(SSL_CTX *ctx, const char *cert_param, const char *cert,
                   const char *key_param, const char *key, strbuf *err);
 
-/* tls_conn_new - a connection on fd (made non-blocking); NULL + err. */
-tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, strbuf *err);
+/* tls_ssl_conn_new - a connection on fd (made non-blocking); NULL + err. */
+tls_ssl_conn *tls_ssl_conn_new(SSL_CTX *ctx, int fd, strbuf *err);
 
 /* tls_handshake - drive the SSL's handshake within timeout s; 0 or -1. */
 int tls_handshake(SSL *ssl, int fd, long timeout, strbuf *err);
@@ -113,7 +108,7 @@ SSL_SESSION *tls_scache_load(struct tls_scache *sc, const char *key);
 void tls_scache_save(struct tls_scache *sc, const char *key, SSL_SESSION *sess);
 
 /* tls_io_init - point tc->ops at SSL_read/SSL_write on tc->ssl. */
-void tls_io_init(tls_conn *tc);
+void tls_io_init(tls_ssl_conn *tc);
 
 /* tls_log_errors - log and clear OpenSSL's error queue as warnings. */
 void tls_log_errors(void);
@@ -122,10 +117,10 @@ void tls_log_errors(void);
 void tls_openssl_error(strbuf *out);
 
 /* tls_info_fill - read the negotiated parameters of tc->ssl into tc->info. */
-void tls_info_fill(tls_conn *tc);
+void tls_info_fill(tls_ssl_conn *tc);
 
 /* tls_info_release - free what tls_info_fill allocated. */
-void tls_info_release(tls_conn *tc);
+void tls_info_release(tls_ssl_conn *tc);
 
 /* tls_tickets_init - ticket state for key file path (NULL: in-process). */
 void tls_tickets_init(struct tls_tickets *tk, const char *path, long lifetime);
@@ -138,5 +133,22 @@ void tls_tickets_refresh(struct tls_tickets *tk);
 
 /* tls_tickets_install - have ctx encrypt tickets with tk's keys. 0 or -1. */
 int tls_tickets_install(SSL_CTX *ctx, struct tls_tickets *tk);
+
+/* The engine behind the module's table (tls.h semantics, see tls_module.h). */
+tls_ssl_server *tls_ssl_server_open(const conf *c, enum tls_level level,
+                                    strbuf *err);
+void tls_ssl_server_free(tls_ssl_server *ts);
+bool tls_ssl_server_ready(const tls_ssl_server *ts);
+const char *tls_ssl_server_error(const tls_ssl_server *ts);
+tls_ssl_conn *tls_ssl_server_start(tls_ssl_server *ts, tio *t,
+                                   const char *client, strbuf *err);
+tls_ssl_client *tls_ssl_client_open(const conf *c, strbuf *err);
+void tls_ssl_client_free(tls_ssl_client *tc);
+bool tls_ssl_client_ready(const tls_ssl_client *tc);
+tls_ssl_conn *tls_ssl_client_start(tls_ssl_client *tc, tio *t,
+                                   const struct tls_policy *pol,
+                                   const struct tls_peer *peer, strbuf *err);
+void tls_ssl_conn_free(tls_ssl_conn *conn);
+const struct tls_info *tls_ssl_conn_info(const tls_ssl_conn *conn);
 
 #endif

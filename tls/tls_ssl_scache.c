@@ -25,7 +25,7 @@
 
 #include <openssl/evp.h>
 
-#include "tls/tls_private.h"
+#include "tls/tls_ssl.h"
 #include "common/msg.h"
 #include "common/xalloc.h"
 

@@ -13,7 +13,7 @@
 
 #include <openssl/err.h>
 
-#include "tls/tls_private.h"
+#include "tls/tls_ssl.h"
 #include "common/msg.h"
 
 /* tls_openssl_error - newest OpenSSL error as text; the queue is cleared. */
@@ -76,7 +76,7 @@ static ssize_t tls_io_result(SSL *ssl, int ret)
 /* tls_io_read - tio raw read through TLS. */
 static ssize_t tls_io_read(void *ctx, void *buf, size_t len)
 {
-    tls_conn *tc = ctx;
+    tls_ssl_conn *tc = ctx;
     int want = len > INT_MAX ? INT_MAX : (int)len;
 
     ERR_clear_error();
@@ -87,7 +87,7 @@ static ssize_t tls_io_read(void *ctx, void *buf, size_t len)
 /* tls_io_write - tio raw write through TLS. */
 static ssize_t tls_io_write(void *ctx, const void *buf, size_t len)
 {
-    tls_conn *tc = ctx;
+    tls_ssl_conn *tc = ctx;
     int want = len > INT_MAX ? INT_MAX : (int)len;
 
     ERR_clear_error();
@@ -96,7 +96,7 @@ static ssize_t tls_io_write(void *ctx, const void *buf, size_t len)
 }
 
 /* tls_io_init - fill in tc's tio vtable. */
-void tls_io_init(tls_conn *tc)
+void tls_io_init(tls_ssl_conn *tc)
 {
     tc->ops.read = tls_io_read;
     tc->ops.write = tls_io_write;
