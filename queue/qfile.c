@@ -443,24 +443,26 @@ static int qfile_link(const qfile_writer *w, int tofd, const char *name)
     return linkat(AT_FDCWD, path, tofd, name, AT_SYMLINK_FOLLOW);
 }
 
+struct qfile_link_ctx {
+    const qfile_writer *w;
+    int tofd;
+};
+
+/* qfile_link_to - qid_claim_by's namer for an unnamed file. */
+static int qfile_link_to(void *ctx, const char *id)
+{
+    const struct qfile_link_ctx *l = ctx;
+
+    return qfile_link(l->w, l->tofd, id);
+}
+
 /* qfile_claim_link - link the unnamed file under a fresh ID from its inode. */
 static int qfile_claim_link(qfile_writer *w, int tofd, qid_gen *gen,
                             char *qid, size_t qid_size)
 {
-    struct stat st;
+    struct qfile_link_ctx l = {w, tofd};
 
-    if (fstat(w->fd, &st) < 0)
-        return -1;
-    for (int i = 0; i < QFILE_TMP_TRIES; i++) {
-        if (qid_next(gen, (uint64_t)st.st_ino, qid, qid_size) < 0)
-            return -1;
-        if (qfile_link(w, tofd, qid) == 0)
-            return 0;
-        if (errno != EEXIST)
-            return -1;
-    }
-    errno = EEXIST;
-    return -1;
+    return qid_claim_by(gen, w->fd, qfile_link_to, &l, qid, qid_size);
 }
 
 /* qfile_name - give the finished file its queue ID in directory tofd. */

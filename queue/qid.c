@@ -159,9 +159,9 @@ static int qid_rename_noreplace(int dirfd, const char *from, const char *to)
     return 0;
 }
 
-/* qid_claim - give the open file a fresh ID by a no-replace rename. */
-int qid_claim(qid_gen *gen, int dirfd, const char *tmpname, int fd,
-              char *buf, size_t size)
+/* qid_claim_by - fresh IDs for the file fd until name() takes one. */
+int qid_claim_by(qid_gen *gen, int fd, int (*name)(void *ctx, const char *id),
+                 void *ctx, char *buf, size_t size)
 {
     struct stat st;
 
@@ -170,13 +170,35 @@ int qid_claim(qid_gen *gen, int dirfd, const char *tmpname, int fd,
     for (int i = 0; i < QID_CLAIM_TRIES; i++) {
         if (qid_next(gen, (uint64_t)st.st_ino, buf, size) < 0)
             return -1;
-        if (qid_rename_noreplace(dirfd, tmpname, buf) == 0)
+        if (name(ctx, buf) == 0)
             return 0;
         if (errno != EEXIST)
             return -1;
     }
     errno = EEXIST;
     return -1;
+}
+
+struct qid_rename_ctx {
+    int dirfd;
+    const char *tmpname;
+};
+
+/* qid_rename_to - qid_claim_by's namer: rename the temporary to id. */
+static int qid_rename_to(void *ctx, const char *id)
+{
+    const struct qid_rename_ctx *r = ctx;
+
+    return qid_rename_noreplace(r->dirfd, r->tmpname, id);
+}
+
+/* qid_claim - give the open file a fresh ID by a no-replace rename. */
+int qid_claim(qid_gen *gen, int dirfd, const char *tmpname, int fd,
+              char *buf, size_t size)
+{
+    struct qid_rename_ctx r = {dirfd, tmpname};
+
+    return qid_claim_by(gen, fd, qid_rename_to, &r, buf, size);
 }
 
 /* qid_in - true when every byte of s[0..n) is in the set. */

@@ -55,6 +55,14 @@ int qid_format(bool long_id, int64_t sec, int32_t usec, uint64_t inode,
                char *buf, size_t size);
 
 /*
+ * qid_claim_by - give the open file fd a fresh ID: name(ctx, id) is tried
+ * with new IDs until it succeeds; it must fail with EEXIST when the ID is
+ * taken (a no-replace rename or link). The ID goes to buf; -1 with errno.
+ */
+int qid_claim_by(qid_gen *gen, int fd, int (*name)(void *ctx, const char *id),
+                 void *ctx, char *buf, size_t size);
+
+/*
  * qid_claim - rename dirfd/tmpname (open as fd) to a fresh ID in the same
  * directory, never replacing an existing entry; the ID goes to buf.
  * -1 with errno on failure (the temporary name is then left in place).

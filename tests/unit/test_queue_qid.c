@@ -368,6 +368,70 @@ static void test_claim_never_replaces(void **state)
     close(fd);
 }
 
+struct namer {
+    int busy;                           /* EEXIST this many times first */
+    int other_errno;                    /* then fail with this, if set */
+    int calls;
+    char last[QID_SIZE];
+};
+
+/* namer_try - a stand-in for a no-replace rename or link. */
+static int namer_try(void *ctx, const char *id)
+{
+    struct namer *n = ctx;
+
+    assert_true(qid_valid(id));
+    assert_string_not_equal(id, n->last);   /* a fresh ID every time */
+    assert_int_equal(fmt_fixed(n->last, sizeof(n->last), "%s", id), 0);
+    if (n->calls++ < n->busy) {
+        errno = EEXIST;
+        return -1;
+    }
+    if (n->other_errno) {
+        errno = n->other_errno;
+        return -1;
+    }
+    return 0;
+}
+
+/* qid_claim_by: taken IDs are skipped, other errors stop at once. */
+static void test_claim_by(void **state)
+{
+    struct tmpdir *t = *state;
+    char got[QID_SIZE];
+    qid_gen gen;
+    int fd;
+
+    qid_gen_init(&gen, true);
+    fd = openat(t->fd, "f", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    {
+        struct namer n = {.busy = 3};
+
+        assert_int_equal(qid_claim_by(&gen, fd, namer_try, &n, got,
+                                      sizeof(got)), 0);
+        assert_int_equal(n.calls, 4);
+        assert_string_equal(got, n.last);
+    }
+    {
+        struct namer n = {.busy = 1, .other_errno = EACCES};
+
+        assert_int_equal(qid_claim_by(&gen, fd, namer_try, &n, got,
+                                      sizeof(got)), -1);
+        assert_int_equal(errno, EACCES);
+        assert_int_equal(n.calls, 2);
+    }
+    {
+        struct namer n = {.busy = 1 << 20};     /* every ID taken */
+
+        assert_int_equal(qid_claim_by(&gen, fd, namer_try, &n, got,
+                                      sizeof(got)), -1);
+        assert_int_equal(errno, EEXIST);
+        assert_true(n.calls > 1 && n.calls < 1 << 20);
+    }
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +442,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_burst_one_process, tmpdir_setup,
                                         tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_burst_two_processes, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_claim_by, tmpdir_setup,
                                         tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_claim_never_replaces, tmpdir_setup,
                                         tmpdir_teardown),
