@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "queue/qfile.h"
 #include "queue/qid.h"
 #include "queue/spool.h"
+#include "testutil.h"
 
 struct fixture {
     char top[64];
@@ -53,9 +53,7 @@ static int setup(void **state)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
 
-    assert_int_equal(fmt_fixed(f->top, sizeof(f->top), "%s",
-                               "/tmp/tern-qcommit-XXXXXX"), 0);
-    assert_non_null(mkdtemp(f->top));
+    tu_tmpdir(f->top, sizeof(f->top), "/tmp/tern-qcommit-XXXXXX");
     sb_init(&f->why, 1024);
     assert_int_equal(spool_create(f->top, &f->why), 0);
     spool_init(&f->sp, f->top);
@@ -68,21 +66,13 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
 
     msg_set_capture(NULL, NULL);
     spool_close(&f->sp);
-    assert_int_equal(nftw(f->top, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    tu_rm_rf(f->top);
     sb_release(&f->why);
     sb_release(&f->path);
     sb_release(&f->log);

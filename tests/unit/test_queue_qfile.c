@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "queue/qfile.h"
 #include "queue/qid.h"
 #include "queue/spool.h"
+#include "testutil.h"
 
 struct fixture {
     char top[64];
@@ -38,9 +38,7 @@ static int setup(void **state)
     struct fixture *f = xcalloc(1, sizeof(*f));
     strbuf why;
 
-    assert_int_equal(fmt_fixed(f->top, sizeof(f->top), "%s",
-                               "/tmp/tern-qfile-XXXXXX"), 0);
-    assert_non_null(mkdtemp(f->top));
+    tu_tmpdir(f->top, sizeof(f->top), "/tmp/tern-qfile-XXXXXX");
     sb_init(&why, 512);
     assert_int_equal(spool_create(f->top, &why), 0);
     sb_release(&why);
@@ -61,20 +59,12 @@ static int setup_named(void **state)
     return rc;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
 
     spool_close(&f->sp);
-    assert_int_equal(nftw(f->top, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    tu_rm_rf(f->top);
     sb_release(&f->why);
     sb_release(&f->path);
     free(f);

@@ -20,6 +20,7 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "queue/qfile.h"
+#include "testutil.h"
 
 /* The reader's buffer size (qfile_read.c): the boundary under test. */
 #define RBUF 16384
@@ -42,9 +43,7 @@ static int setup(void **state)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
 
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir), "%s",
-                               "/tmp/tern-qread-XXXXXX"), 0);
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/tern-qread-XXXXXX");
     assert_int_equal(fmt_fixed(f->path, sizeof(f->path), "%s/q", f->dir), 0);
     sb_init(&f->why, 1024);
     *state = f;

@@ -17,6 +17,7 @@
 #include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "queue/qid.h"
+#include "testutil.h"
 
 #define BURST 10000
 
@@ -186,9 +187,7 @@ static int tmpdir_setup(void **state)
 {
     struct tmpdir *t = xcalloc(1, sizeof(*t));
 
-    assert_int_equal(fmt_fixed(t->path, sizeof(t->path), "%s",
-                               "/tmp/tern-qid-XXXXXX"), 0);
-    assert_non_null(mkdtemp(t->path));
+    tu_tmpdir(t->path, sizeof(t->path), "/tmp/tern-qid-XXXXXX");
     t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(t->fd >= 0);
     *state = t;

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "queue/dlv.h"
 #include "queue/qfile.h"
 #include "queue/spool.h"
+#include "testutil.h"
 
 #define WAIT_MS 5000
 
@@ -551,14 +551,6 @@ static void test_log_line(void **state)
 
 /* --- matching a request against a real queue file --- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void test_request_open(void **state)
 {
     char top[64], qid[QID_SIZE];
@@ -576,8 +568,7 @@ static void test_request_open(void **state)
     (void)state;
     sb_init(&why, 1024);
     sb_init(&path, 4096);
-    assert_int_equal(fmt_fixed(top, sizeof(top), "%s", "/tmp/tern-dlv-XXXXXX"), 0);
-    assert_non_null(mkdtemp(top));
+    tu_tmpdir(top, sizeof(top), "/tmp/tern-dlv-XXXXXX");
     assert_int_equal(spool_create(top, &why), 0);
     spool_init(&sp, top);
     qid_gen_init(&gen, true);
@@ -623,7 +614,7 @@ static void test_request_open(void **state)
     qfile_close(m);
     dlv_request_free(&req);
     spool_close(&sp);
-    assert_int_equal(nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    tu_rm_rf(top);
     sb_release(&path);
     sb_release(&why);
 }
