@@ -23,40 +23,17 @@
 #include "common/msg.h"
 #include "common/xalloc.h"
 #include "smtp/smtp_sasl.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
     strbuf log;
 };
 
-/* capture - keep every log line for the asserts. */
-static void capture(enum msg_level level, const char *text, void *ctx)
-{
-    strbuf *log = ctx;
-
-    (void)sb_puts(log, level == MSG_WARN ? "warning: " : "");
-    (void)sb_puts(log, text);
-    (void)sb_putc(log, '\n');
-}
-
-/* write_file - dir/name = text. */
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", dir, name), 0);
-    assert_non_null(fp = fopen(path, "w"));
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* load - a conf whose main.cf is text; the caller frees it. */
 static conf *load(struct fixture *f, const char *text)
 {
-    write_file(f->dir, "main.cf", text);
-    write_file(f->dir, "master.cf", "");
-    return conf_load(f->dir);
+    return tu_conf_text(f->dir, text, "");
 }
 
 /* open_sasl - smtp_sasl_open on main.cf text; must succeed. */
@@ -80,11 +57,9 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir),
-                               "/tmp/test_smtp_sasl.XXXXXX"), 0);
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/test_smtp_sasl.XXXXXX");
     sb_init(&f->log, 65536);
-    msg_set_capture(capture, &f->log);
+    msg_set_capture(tu_capture_warned, &f->log);
     *state = f;
     return 0;
 }
@@ -92,14 +67,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    const char *names[] = {"main.cf", "master.cf", "passwd", "mechs"};
-    char path[256];
 
     msg_set_capture(NULL, NULL);
-    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
-        if (fmt_fixed(path, sizeof(path), "%s/%s", f->dir, names[i]) == 0)
-            (void)unlink(path);
-    (void)rmdir(f->dir);
+    tu_rm_rf(f->dir);
     sb_release(&f->log);
     free(f);
     return 0;
@@ -158,7 +128,7 @@ static void test_offered(void **state)
     sb_init(&out, 4096);
     sb_init(&text, 4096);
     smtp_reply_init(&r);
-    write_file(f->dir, "passwd", "");
+    tu_write_file(f->dir, "passwd", "");
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         conf *c;
         smtp_sasl *sa;
@@ -218,7 +188,7 @@ static void test_lookup_order(void **state)
     sb_init(&user, 4096);
     sb_init(&pass, 4096);
     sb_init(&why, 4096);
-    write_file(f->dir, "passwd",
+    tu_write_file(f->dir, "passwd",
                "alice@example.org      alice:a:pw\n"
                "@example.org           dom:dpw\n"
                "mail.relay.com         host:hpw\n"
@@ -490,7 +460,7 @@ static void run_exchange(struct fixture *f, const struct exchange *x)
         p.timeout[i] = 2;
     sb_init(&text, 4096);
     sb_init(&sent, 65536);
-    write_file(f->dir, "passwd", x->table);
+    tu_write_file(f->dir, "passwd", x->table);
     (void)sb_printf(&text, "smtp_sasl_auth_enable = yes\n"
                     "smtp_sasl_password_maps = texthash:%s/passwd\n%s",
                     f->dir, x->options);

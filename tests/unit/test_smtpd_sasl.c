@@ -28,6 +28,7 @@
 #include "common/saslopt.h"
 #include "common/tio.h"
 #include "smtpd/smtpd_sasl.h"
+#include "testutil.h"
 
 #define SASLPASSWD2 "/usr/sbin/saslpasswd2"
 #define REALM "EXAMPLE"
@@ -40,33 +41,10 @@ struct fixture {
     conf *c;
 };
 
-/* capture - keep every log line for the asserts. */
-static void capture(enum msg_level level, const char *text, void *ctx)
-{
-    strbuf *log = ctx;
-
-    (void)sb_puts(log, level == MSG_WARN ? "warning: " : "");
-    (void)sb_puts(log, text);
-    (void)sb_putc(log, '\n');
-}
-
-/* write_file - dir/name = text. */
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", dir, name), 0);
-    assert_non_null(fp = fopen(path, "w"));
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* load - a conf whose main.cf is the SASL base plus text. */
 static conf *load(struct fixture *f, const char *text)
 {
     char main_cf[4096];
-    conf *c;
 
     assert_int_equal(fmt_fixed(main_cf, sizeof(main_cf),
                                "myhostname = mx.example.org\n"
@@ -74,13 +52,7 @@ static conf *load(struct fixture *f, const char *text)
                                "cyrus_sasl_config_path = %s\n"
                                "smtpd_sasl_local_domain = " REALM "\n%s",
                                f->dir, text), 0);
-    write_file(f->dir, "main.cf", main_cf);
-    write_file(f->dir, "master.cf", "");
-    c = conf_load(f->dir);
-    for (size_t i = 0; i < conf_diag_count(c); i++)
-        fprintf(stderr, "conf: %s\n", conf_diag_text(c, i, NULL));
-    assert_int_equal(conf_error_count(c), 0);
-    return c;
+    return tu_conf_clean(f->dir, main_cf, "");
 }
 
 /* make_user - saslpasswd2 -p -c -f DIR/sasldb2 -u REALM user (no shell). */
@@ -121,19 +93,17 @@ static int setup(void **state)
     char conf_text[512];
 
     assert_non_null(f);
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir),
-                               "/tmp/sasl-test.XXXXXX"), 0);
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/sasl-test.XXXXXX");
     assert_int_equal(fmt_fixed(conf_text, sizeof(conf_text),
                                "pwcheck_method: auxprop\n"
                                "auxprop_plugin: sasldb\n"
                                "sasldb_path: %s/sasldb2\n"
                                "mech_list: PLAIN LOGIN\n", f->dir), 0);
-    write_file(f->dir, "smtpd.conf", conf_text);
+    tu_write_file(f->dir, "smtpd.conf", conf_text);
     if (access(SASLPASSWD2, X_OK) == 0)
         make_user(f->dir, "alice", "secret");
     sb_init(&f->log, 1 << 20);
-    msg_set_capture(capture, &f->log);
+    msg_set_capture(tu_capture_warned, &f->log);
     *state = f;
     return 0;
 }
@@ -141,20 +111,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *const names[] = {
-        "main.cf", "master.cf", "smtpd.conf", "sasldb2", "sasldb2-lock", "",
-    };
-    char path[256];
 
     msg_set_capture(NULL, NULL);
     smtpd_sasl_free(f->s);
     conf_free(f->c);
-    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
-        assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", f->dir,
-                                   names[i]), 0);
-        if (unlink(path) < 0)
-            (void)rmdir(path);
-    }
+    tu_rm_rf(f->dir);
     sb_release(&f->log);
     free(f);
     return 0;

@@ -23,46 +23,22 @@
 #include "tls/tls_module.h"
 #include "common/msg.h"
 #include "common/tio.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
     strbuf log;
 };
 
-/* capture - keep log lines for the asserts. */
-static void capture(enum msg_level level, const char *text, void *ctx)
-{
-    (void)level;
-    (void)sb_puts(ctx, text);
-    (void)sb_putc(ctx, '\n');
-}
-
-/* write_file - dir/name = text. */
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", dir, name), 0);
-    assert_non_null(fp = fopen(path, "w"));
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* load - a conf with daemon_directory = ddir and the extra text. */
 static conf *load(struct fixture *f, const char *ddir, const char *text)
 {
     char main_cf[4096];
-    conf *c;
 
     assert_int_equal(fmt_fixed(main_cf, sizeof(main_cf),
                                "queue_directory = %s\ndaemon_directory = %s\n"
                                "%s", f->dir, ddir, text), 0);
-    write_file(f->dir, "main.cf", main_cf);
-    write_file(f->dir, "master.cf", "");
-    c = conf_load(f->dir);
-    assert_int_equal(conf_error_count(c), 0);
-    return c;
+    return tu_conf_clean(f->dir, main_cf, "");
 }
 
 /* mapped - does /proc/self/maps name a file containing what? */
@@ -84,11 +60,9 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir), "/tmp/tls-load.XXXXXX"),
-                     0);
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/tls-load.XXXXXX");
     sb_init(&f->log, 1 << 16);
-    msg_set_capture(capture, &f->log);
+    msg_set_capture(tu_capture_lines, &f->log);
     *state = f;
     return 0;
 }
@@ -96,17 +70,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *const names[] = { "main.cf", "master.cf",
-                                         "tern-tls.so", "" };
-    char path[256];
 
     msg_set_capture(NULL, NULL);
-    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
-        assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", f->dir,
-                                   names[i]), 0);
-        if (unlink(path) < 0)
-            (void)rmdir(path);
-    }
+    tu_rm_rf(f->dir);
     sb_release(&f->log);
     free(f);
     return 0;
@@ -190,7 +156,7 @@ static void test_bad_module(void **state)
                                    TLS_MODULE_FILE), 0);
         (void)unlink(path);
         if (cases[i].content != NULL)
-            write_file(f->dir, TLS_MODULE_FILE, cases[i].content);
+            tu_write_file(f->dir, TLS_MODULE_FILE, cases[i].content);
         c = load(f, f->dir, cases[i].server_cf);
         sb_init(&err, 4096);
         assert_null(tls_server_open(c, &err));

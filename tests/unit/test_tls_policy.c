@@ -17,44 +17,29 @@
 #include <unistd.h>
 
 #include "tls/tls.h"
+#include "testutil.h"
 
 struct fixture {
     char dir[64];
     conf *c;
 };
 
-/* write_file - dir/name = text. */
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", dir, name), 0);
-    assert_non_null(fp = fopen(path, "w"));
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir),
-                               "/tmp/tern-tlspol-XXXXXX"), 0);
-    assert_non_null(mkdtemp(f->dir));
-    write_file(f->dir, "main.cf",
-               "smtp_tls_security_level = may\n"
-               "smtp_tls_protocols = >=TLSv1\n"
-               "smtp_tls_mandatory_protocols = >=TLSv1.2\n"
-               "smtp_tls_ciphers = medium\n"
-               "smtp_tls_mandatory_ciphers = high\n"
-               "smtp_tls_exclude_ciphers = RC4, aNULL\n"
-               "smtp_tls_mandatory_exclude_ciphers = 3DES\n"
-               "smtp_tls_fingerprint_cert_match = AB:CD:EF, 01:02:03\n");
-    write_file(f->dir, "master.cf", "");
-    f->c = conf_load(f->dir);
-    assert_int_equal(conf_error_count(f->c), 0);
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/tern-tlspol-XXXXXX");
+    f->c = tu_conf_clean(f->dir,
+                         "smtp_tls_security_level = may\n"
+                         "smtp_tls_protocols = >=TLSv1\n"
+                         "smtp_tls_mandatory_protocols = >=TLSv1.2\n"
+                         "smtp_tls_ciphers = medium\n"
+                         "smtp_tls_mandatory_ciphers = high\n"
+                         "smtp_tls_exclude_ciphers = RC4, aNULL\n"
+                         "smtp_tls_mandatory_exclude_ciphers = 3DES\n"
+                         "smtp_tls_fingerprint_cert_match = AB:CD:EF, 01:02:03\n",
+                         "");
     *state = f;
     return 0;
 }
@@ -62,14 +47,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char path[128];
 
     conf_free(f->c);
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/main.cf", f->dir), 0);
-    (void)unlink(path);
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/master.cf", f->dir), 0);
-    (void)unlink(path);
-    (void)rmdir(f->dir);
+    tu_rm_rf(f->dir);
     free(f);
     return 0;
 }

@@ -27,6 +27,7 @@
 #include "tls/tls.h"
 #include "common/msg.h"
 #include "common/tio.h"
+#include "testutil.h"
 
 #define DATA TERN_TEST_DATA "/tls/"
 
@@ -36,46 +37,17 @@ struct fixture {
     strbuf log;                 /* captured log lines */
 };
 
-/* capture - keep every log line (one per line) for the asserts. */
-static void capture(enum msg_level level, const char *text, void *ctx)
-{
-    strbuf *log = ctx;
-
-    (void)level;
-    (void)sb_puts(log, text);
-    (void)sb_putc(log, '\n');
-}
-
-/* write_file - dir/name = text. */
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", dir, name), 0);
-    assert_non_null(fp = fopen(path, "w"));
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* load - a conf whose main.cf is BASE + text. */
 static conf *load(struct fixture *f, const char *text)
 {
     char main_cf[4096];
-    conf *c;
 
     assert_int_equal(fmt_fixed(main_cf, sizeof(main_cf),
                                "queue_directory = %s/spool\n"
                                "daemon_directory = %s\n%s", f->dir,
                                TERN_TEST_LIBEXEC, text),
                      0);
-    write_file(f->dir, "main.cf", main_cf);
-    write_file(f->dir, "master.cf", "");
-    c = conf_load(f->dir);
-    for (size_t i = 0; i < conf_diag_count(c); i++)
-        fprintf(stderr, "conf: %s\n", conf_diag_text(c, i, NULL));
-    assert_int_equal(conf_error_count(c), 0);
-    return c;
+    return tu_conf_clean(f->dir, main_cf, "");
 }
 
 static int setup(void **state)
@@ -84,9 +56,7 @@ static int setup(void **state)
     char path[128];
 
     assert_non_null(f);
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir), "/tmp/tls-test.XXXXXX"),
-                     0);
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/tls-test.XXXXXX");
     assert_int_equal(fmt_fixed(path, sizeof(path), "%s/spool", f->dir), 0);
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(fmt_fixed(path, sizeof(path), "%s/spool/private", f->dir),
@@ -95,7 +65,7 @@ static int setup(void **state)
     assert_int_equal(fmt_fixed(f->sess, sizeof(f->sess), "%s/session.der",
                                f->dir), 0);
     sb_init(&f->log, 1 << 20);
-    msg_set_capture(capture, &f->log);
+    msg_set_capture(tu_capture_lines, &f->log);
     *state = f;
     return 0;
 }
@@ -103,19 +73,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *const names[] = {
-        "main.cf", "master.cf", "session.der", "spool/private/tls_ticket_key",
-        "spool/private", "spool", "",
-    };
-    char path[256];
 
     msg_set_capture(NULL, NULL);
-    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
-        assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", f->dir,
-                                   names[i]), 0);
-        if (unlink(path) < 0)
-            (void)rmdir(path);
-    }
+    tu_rm_rf(f->dir);
     sb_release(&f->log);
     free(f);
     return 0;
