@@ -20,6 +20,7 @@
 #include "common/strbuf.h"
 #include "conf/conf.h"
 #include "queue/route.h"
+#include "testutil.h"
 
 #define D TERN_TEST_DATA "/route/"
 
@@ -88,31 +89,10 @@ struct fixture {
     route_ctx *rc[C_NCONF];
 };
 
-/* write_file - dir/name = text. */
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[256];
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(path, sizeof(path), "%s/%s", dir, name), 0);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* load_conf - a conf from main.cf text (and the test master.cf). */
 static conf *load_conf(const char *dir, const char *main_cf)
 {
-    conf *c;
-
-    write_file(dir, "main.cf", main_cf);
-    write_file(dir, "master.cf", master_cf);
-    c = conf_load(dir);
-    for (size_t i = 0; i < conf_diag_count(c); i++)
-        fprintf(stderr, "conf: %s\n", conf_diag_text(c, i, NULL));
-    assert_int_equal(conf_error_count(c), 0);
-    return c;
+    return tu_conf_clean(dir, main_cf, master_cf);
 }
 
 static int setup(void **state)
@@ -121,9 +101,7 @@ static int setup(void **state)
     strbuf err;
 
     assert_non_null(f);
-    assert_int_equal(fmt_fixed(f->dir, sizeof(f->dir), "/tmp/route-test.XXXXXX"),
-                     0);
-    assert_non_null(mkdtemp(f->dir));
+    tu_tmpdir(f->dir, sizeof(f->dir), "/tmp/route-test.XXXXXX");
     sb_init(&err, 4096);
     for (int i = 0; i < C_NCONF; i++) {
         f->conf[i] = load_conf(f->dir, configs[i]);
@@ -140,17 +118,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char path[256];
 
     for (int i = 0; i < C_NCONF; i++) {
         route_close(f->rc[i]);
         conf_free(f->conf[i]);
     }
-    (void)fmt_fixed(path, sizeof(path), "%s/main.cf", f->dir);
-    (void)unlink(path);
-    (void)fmt_fixed(path, sizeof(path), "%s/master.cf", f->dir);
-    (void)unlink(path);
-    (void)rmdir(f->dir);
+    tu_rm_rf(f->dir);
     free(f);
     return 0;
 }
@@ -610,7 +583,7 @@ static void test_open_errors(void **state)
         conf *c;
         route_ctx *rc;
 
-        write_file(f->dir, "main.cf", bad[i].main_cf);
+        tu_write_file(f->dir, "main.cf", bad[i].main_cf);
         c = conf_load(f->dir);
         rc = route_open(c, &err);
         print_message("open %zu: %s\n", i, sb_str(&err));

@@ -20,16 +20,9 @@
 
 #include "common/msg.h"
 #include "smtp/smtp_hdrchk.h"
+#include "testutil.h"
 
 static char table_path[64];
-
-/* capture - log lines, one per line. */
-static void capture(enum msg_level level, const char *text, void *ctx)
-{
-    (void)level;
-    (void)sb_puts(ctx, text);
-    (void)sb_putc(ctx, '\n');
-}
 
 static int setup(void **state)
 {
@@ -124,7 +117,7 @@ static void test_cases(void **state)
     assert_int_equal(fmt_fixed(spec, sizeof(spec), "regexp:%s", table_path),
                      0);
     assert_non_null(ml = maplist_open(spec, 0, &err));
-    msg_set_capture(capture, &log);
+    msg_set_capture(tu_capture_lines, &log);
     for (size_t i = 0; i < sizeof(hc_cases) / sizeof(*hc_cases); i++) {
         const struct hc_case *hc = &hc_cases[i];
 
