@@ -22,6 +22,7 @@
 #include "common/tio.h"
 #include "common/msg.h"
 #include "common/strbuf.h"
+#include "testutil.h"
 
 #define LONG_WAIT_MS 5000       /* for reads that must succeed */
 #define SHORT_WAIT_MS 100       /* for reads that must time out */
@@ -753,33 +754,13 @@ static int nodelay_of(int fd)
     return on != 0;
 }
 
-/* tcp_pair - a loopback TCP connection: fd[0] connected, fd[1] accepted. */
-static void tcp_pair(int fd[2])
-{
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t len = sizeof(sin);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(lfd >= 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_int_equal(listen(lfd, 1), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd[0] >= 0);
-    assert_int_equal(connect(fd[0], (struct sockaddr *)&sin, sizeof(sin)), 0);
-    fd[1] = accept(lfd, NULL, NULL);
-    assert_true(fd[1] >= 0);
-    assert_int_equal(close(lfd), 0);
-}
-
 /* tio_nodelay: set on TCP (fresh, connected, accepted), no-op elsewhere. */
 static void test_nodelay(void **state)
 {
     int tcp[2], sv[2], pfd[2], fresh, fd;
 
     (void)state;
-    tcp_pair(tcp);
+    tu_tcp_pair(tcp);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(nodelay_of(tcp[i]), 0);       /* the default */
         assert_int_equal(tio_nodelay(tcp[i]), 1);

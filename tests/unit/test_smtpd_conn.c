@@ -28,6 +28,7 @@
 #include "common/strbuf.h"
 #include "conf/conf.h"
 #include "smtpd/smtpd.h"
+#include "testutil.h"
 
 #define WAIT_MS 5000
 
@@ -47,27 +48,13 @@ static void capture(enum msg_level level, const char *text, void *ctx)
         (void)sb_printf(&l->warnings, "%s\n", text);
 }
 
-/* put_file - write a small file under the lab directory. */
-static void put_file(struct lab *l, const char *name, const char *text)
-{
-    FILE *fp;
-
-    assert_int_equal(fmt_fixed(l->path, sizeof(l->path), "%s/%s", l->dir,
-                               name), 0);
-    fp = fopen(l->path, "w");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* lab_ctx - a configuration directory and the smtpd context built from it. */
 static smtpd_ctx *lab_ctx(struct lab *l, conf **cf)
 {
     strbuf main_cf, why;
     smtpd_ctx *ctx;
 
-    memcpy(l->dir, "/tmp/tern-smtpdconn-XXXXXX", 27);
-    assert_non_null(mkdtemp(l->dir));
+    tu_tmpdir(l->dir, sizeof(l->dir), "/tmp/tern-smtpdconn-XXXXXX");
     sb_init(&main_cf, 4096);
     sb_init(&why, 1024);
     sb_init(&l->warnings, SB_NOLIMIT);
@@ -78,9 +65,9 @@ static smtpd_ctx *lab_ctx(struct lab *l, conf **cf)
                                "myhostname = test.example\n"
                                "smtpd_client_connection_count_limit = 0\n",
                                l->dir, l->dir), 0);
-    put_file(l, "main.cf", sb_str(&main_cf));
-    put_file(l, "master.cf", "");
-    put_file(l, "hosts", "127.0.0.1 localhost\n::1 localhost\n");
+    tu_write_file(l->dir, "main.cf", sb_str(&main_cf));
+    tu_write_file(l->dir, "master.cf", "");
+    tu_write_file(l->dir, "hosts", "127.0.0.1 localhost\n::1 localhost\n");
     assert_int_equal(fmt_fixed(l->path, sizeof(l->path), "%s/spool", l->dir),
                      0);
     assert_int_equal(mkdir(l->path, 0700), 0);
@@ -113,26 +100,6 @@ static void lab_end(struct lab *l, smtpd_ctx *ctx, conf *cf)
     assert_int_equal(rmdir(l->path), 0);        /* smtpd left nothing there */
     assert_int_equal(rmdir(l->dir), 0);
     sb_release(&l->warnings);
-}
-
-/* tcp_pair - a loopback TCP connection: fd[0] the client, fd[1] accepted. */
-static void tcp_pair(int fd[2])
-{
-    struct sockaddr_in sin = { .sin_family = AF_INET };
-    socklen_t len = sizeof(sin);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-
-    assert_true(lfd >= 0);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_int_equal(listen(lfd, 1), 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd[0] >= 0);
-    assert_int_equal(connect(fd[0], (struct sockaddr *)&sin, sizeof(sin)), 0);
-    fd[1] = accept(lfd, NULL, NULL);
-    assert_true(fd[1] >= 0);
-    assert_int_equal(close(lfd), 0);
 }
 
 /* read_all - what the server sent until it closed or WAIT_MS passed. */
@@ -178,7 +145,7 @@ static void test_serve_nodelay(void **state)
         int fd[2];
 
         if (c->tcp)
-            tcp_pair(fd);
+            tu_tcp_pair(fd);
         else
             assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
         assert_int_equal(write(fd[0], "QUIT\r\n", 6), 6);
