@@ -38,7 +38,7 @@ static void dlv_split_dsn(const char *nexthop, char klass, char *dsn,
     *text = sp + 1 + strspn(sp + 1, " ");
 }
 
-/* What every request on one connection gets (dlv_serve's context). */
+/* The verdict for every request on one connection (dlv_serve's context). */
 struct dlv_simple {
     const char *queue_directory;
     enum dlv_action action;
